@@ -1,0 +1,126 @@
+"""Speech file decoding with PyAV (the host's own decoder), with errors that say what is wrong.
+
+Reads the first audio stream of any container FFmpeg knows (wav, flac, mp3, ogg/opus, m4a/aac,
+and the audio track of mp4/mov/webm/mkv) into float32 `[C, T]` at the file's own sample rate and
+channel layout. Frames are decoded one by one and only the requested [start, start+duration)
+window is kept, so a short excerpt of a very long file costs little memory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+# A file whose header promises this much more audio than can be decoded is reported as truncated.
+_TRUNCATION_TOLERANCE_S = 0.25
+_TRUNCATION_TOLERANCE_FRACTION = 0.05
+
+
+class AudioDecodeError(ValueError):
+    """The file cannot be used as speech; the message names the file and the problem."""
+
+
+@dataclass
+class DecodedAudio:
+    waveform: torch.Tensor  # [C, T] float32, roughly in [-1, 1]
+    sample_rate: int
+    source_channels: int  # channels in the file, before any mix-down
+    source_duration: float | None  # what the container declares, seconds (None if unknown)
+
+    @property
+    def duration(self) -> float:
+        return self.waveform.shape[-1] / self.sample_rate
+
+
+def decode_audio(path: str, start: float = 0.0, duration: float = 0.0) -> DecodedAudio:
+    """Decode `path`; keep `duration` seconds from `start` (duration 0 = to the end)."""
+    import av  # the host ships PyAV; imported lazily so the package imports without it
+
+    name = os.path.basename(path)
+    if not os.path.exists(path):
+        raise AudioDecodeError(f"{name}: file not found")
+    if not os.path.isfile(path):
+        raise AudioDecodeError(f"{name}: not a file")
+    if os.path.getsize(path) == 0:
+        raise AudioDecodeError(f"{name}: file is empty (0 bytes)")
+    if not (math.isfinite(start) and start >= 0):
+        raise AudioDecodeError(f"{name}: start must be a finite number of seconds >= 0, got {start}")
+    if not (math.isfinite(duration) and duration >= 0):
+        raise AudioDecodeError(f"{name}: duration must be a finite number of seconds >= 0, got {duration}")
+
+    try:
+        container = av.open(path, mode="r")
+    except av.error.FFmpegError as e:
+        raise AudioDecodeError(f"{name}: not a readable audio or video file ({_reason(e)})") from None
+    with container:
+        if not container.streams.audio:
+            kinds = ", ".join(s.type for s in container.streams) or "no streams"
+            raise AudioDecodeError(f"{name}: has no audio stream (found: {kinds})")
+        stream = container.streams.audio[0]
+        declared = _declared_duration(container, stream)
+        chunks: list[np.ndarray] = []
+        rate = channels = None
+        first_sample = last_sample = None  # window in samples, set once the rate is known
+        kept = position = 0
+        resampler = None
+        reached_end = True
+        try:
+            for frame in container.decode(stream):
+                if rate is None:
+                    rate, channels = frame.sample_rate, len(frame.layout.channels)
+                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=rate)
+                    first_sample = int(round(start * rate))
+                    last_sample = int(round((start + duration) * rate)) if duration > 0 else None
+                for out in resampler.resample(frame):
+                    data = out.to_ndarray()  # [C, n] float32 (planar)
+                    n = data.shape[1]
+                    lo, hi = max(first_sample - position, 0), n
+                    if last_sample is not None:
+                        hi = min(n, last_sample - position)
+                    if hi > lo:
+                        chunks.append(data[:, lo:hi].copy())
+                        kept += hi - lo
+                    position += n
+                if last_sample is not None and position >= last_sample:
+                    reached_end = False
+                    break
+        except av.error.FFmpegError as e:
+            if not chunks:
+                raise AudioDecodeError(f"{name}: audio stream cannot be decoded ({_reason(e)})") from None
+            raise AudioDecodeError(
+                f"{name}: decoding failed after {position / (rate or 1):.2f} s ({_reason(e)}); "
+                "the file is corrupt or truncated") from None
+
+    if rate is None or position == 0:
+        raise AudioDecodeError(f"{name}: contains no audio samples")
+    if reached_end and declared is not None:
+        missing = declared - position / rate
+        if missing > max(_TRUNCATION_TOLERANCE_S, _TRUNCATION_TOLERANCE_FRACTION * declared):
+            raise AudioDecodeError(
+                f"{name}: truncated: the header declares {declared:.2f} s but only "
+                f"{position / rate:.2f} s can be decoded")
+    if kept == 0:
+        raise AudioDecodeError(
+            f"{name}: no audio in the requested window (start {start:.2f} s, file length "
+            f"{position / rate:.2f} s)")
+    wave = np.concatenate(chunks, axis=1)
+    if not np.isfinite(wave).all():
+        raise AudioDecodeError(f"{name}: contains NaN or infinite samples")
+    return DecodedAudio(torch.from_numpy(wave), int(rate), int(channels), declared)
+
+
+def _declared_duration(container, stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000  # av.time_base
+    return None
+
+
+def _reason(e: Exception) -> str:
+    text = getattr(e, "strerror", None) or str(e)
+    return text.split(":")[0].strip() if ": '" in text else text.strip()

@@ -1,0 +1,23 @@
+"""ComfyUI nodes of the pack (V3 API). Only imported inside ComfyUI.
+
+One file per feature area; nodes hold no math: they validate inputs, call the package's pure
+code and wrap the results in the host's types.
+"""
+
+from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
+
+from .. import host
+from .speech import LoadSpeech
+
+host.register_model_folder()
+
+NODES: list[type[io.ComfyNode]] = [
+    LoadSpeech,
+]
+
+
+class SeeTheSpeakerExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return list(NODES)
