@@ -52,6 +52,8 @@ FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5")
 OTHER_VARIANTS = ("klatt", "klatt2", "klatt3", "klatt4", "") # "" = the language's default voice
 VARIANTS = MALE_VARIANTS + FEMALE_VARIANTS + OTHER_VARIANTS
 
+# language code → espeak-ng voice file name where they differ (espeak's "en" is British English)
+_ESPEAK_NAME = {"en-gb": "en"}
 _STRESS = {"ˈ": 2, "ˌ": 1}
 _DROP = str.maketrans("", "", "ˈˌ-'#=")
 
@@ -76,7 +78,8 @@ class VoiceParams:
 
     @property
     def espeak_voice(self) -> str:
-        return f"{self.language}+{self.variant}" if self.variant else self.language
+        name = _ESPEAK_NAME.get(self.language.lower(), self.language)
+        return f"{name}+{self.variant}" if self.variant else name
 
     def to_dict(self) -> dict:
         return asdict(self)
