@@ -98,7 +98,7 @@ def config_from_dict(config_cls: type, data: dict[str, Any], *, where: str = "co
         ftype = hints.get(name)
         if isinstance(ftype, type) and dataclasses.is_dataclass(ftype):
             value = config_from_dict(ftype, value, where=f"{where}.{name}")
-        elif typing.get_origin(ftype) is tuple and isinstance(value, list):
+        elif (ftype is tuple or typing.get_origin(ftype) is tuple) and isinstance(value, list):
             value = tuple(value)
         kwargs[name] = value
     try:

@@ -1,0 +1,105 @@
+"""Test media: speech-like audio in many containers, and the broken files the loaders must refuse.
+
+Everything is made procedurally with PyAV/soundfile, so tests need no downloaded data.
+"""
+
+from __future__ import annotations
+
+import os
+
+import av
+import numpy as np
+import soundfile as sf
+
+
+def speechlike(seconds: float, rate: int, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """[T, C] float32: a voiced, syllable-modulated harmonic signal (not silence, not a pure tone)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * rate))) / rate
+    f0 = 140 + 20 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 8))
+    envelope = 0.5 * (1 + np.sin(2 * np.pi * 4.0 * t)) ** 2
+    x = 0.2 * voiced * envelope + 0.005 * rng.standard_normal(t.shape)
+    return np.stack([x * (1 - 0.1 * c) for c in range(channels)], axis=1).astype(np.float32)
+
+
+def write_soundfile(path: str, seconds: float, rate: int, channels: int = 1, subtype: str | None = None) -> str:
+    sf.write(path, speechlike(seconds, rate, channels), rate, subtype=subtype)
+    return path
+
+
+_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
+
+
+def write_av(path: str, seconds: float, rate: int, channels: int = 1, codec: str = "aac",
+             with_video: bool = False) -> str:
+    """Encode with PyAV: mp3 (libmp3lame), m4a/mp4 (aac), ogg/opus (libopus), webm (libopus)."""
+    data = speechlike(seconds, rate, channels).T.copy()  # [C, T]
+    with av.open(path, "w") as out:
+        if with_video:
+            vs = out.add_stream("libx264", rate=25)
+            vs.width = vs.height = 64
+            vs.pix_fmt = "yuv420p"
+        a = out.add_stream(codec, rate=rate)
+        a.layout = _LAYOUTS[channels]
+        if with_video:
+            for i in range(int(seconds * 25)):
+                img = np.full((64, 64, 3), (i * 5) % 255, np.uint8)
+                for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    out.mux(p)
+            for p in vs.encode():
+                out.mux(p)
+        frame_size = a.codec_context.frame_size or 1024
+        fmt = a.codec_context.format.name
+        dtype = _np_dtype(fmt)
+        scale = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else 1.0
+        for start in range(0, data.shape[1], frame_size):
+            chunk = (data[:, start:start + frame_size] * scale).astype(dtype)
+            if fmt.endswith("p"):
+                fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format=fmt,
+                                                layout=_LAYOUTS[channels])
+            else:
+                fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.T.reshape(1, -1)),
+                                                format=fmt, layout=_LAYOUTS[channels])
+            fr.sample_rate = rate
+            fr.pts = start
+            for p in a.encode(fr):
+                out.mux(p)
+        for p in a.encode(None):
+            out.mux(p)
+    return path
+
+
+def _np_dtype(fmt: str):
+    return {"flt": np.float32, "fltp": np.float32, "s16": np.int16, "s16p": np.int16, "s32": np.int32,
+            "s32p": np.int32, "dbl": np.float64, "dblp": np.float64}[fmt]
+
+
+# -- broken files ------------------------------------------------------------------------------
+
+def write_empty(path: str) -> str:
+    open(path, "wb").close()
+    return path
+
+
+def write_not_audio(path: str) -> str:
+    """A text file renamed to `path` (e.g. .wav)."""
+    with open(path, "w") as f:
+        f.write("This is not audio at all, just text with a .wav name.\n" * 40)
+    return path
+
+
+def write_truncated_mp3(path: str, seconds: float = 3.0) -> str:
+    full = path + ".full.mp3"
+    write_av(full, seconds, 16000, 1, codec="libmp3lame")
+    data = open(full, "rb").read()
+    os.remove(full)
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+    return path
+
+
+def write_zero_samples_wav(path: str, rate: int = 16000) -> str:
+    sf.write(path, np.zeros((0, 1), np.float32), rate)
+    return path
