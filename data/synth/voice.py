@@ -93,6 +93,7 @@ class Phone:
     start: float
     end: float
     stress: int = 0  # 2 primary, 1 secondary, 0 unstressed (from espeak's ˈ/ˌ marks)
+    release: float | None = None  # voiceless stops: burst time (end of the closure), seconds
 
 
 @dataclass
@@ -123,23 +124,65 @@ def _ratio(src_rate: int, warp: float) -> tuple[int, int]:
     return r.numerator, r.denominator
 
 
-def _timeline(events: list, end_sample: int, scale: float, offset: float) -> list[Phone]:
+_VOICELESS_STOPS = set("ptkcqʈ")
+
+
+def _closure_onset(src: np.ndarray, burst: int, earliest: int, rate: int) -> int:
+    """Start of the quiet closure that ends at ``burst`` (source samples), scanning back in 1 ms
+    blocks while the signal stays near the closure's own level (its last 10 ms, +12 dB, at most
+    -26 dB re the utterance peak); never before ``earliest``. A closure longer than 100 ms (a
+    pause before the stop) is cut to a typical 60 ms."""
+    blk = max(1, rate // 1000)
+    if burst < 10 * blk:
+        return burst
+    peak = float(np.max(np.abs(src))) if len(src) else 1.0
+    floor = float(np.max(np.abs(src[burst - 10 * blk:burst].astype(np.float64))))
+    quiet = max(8.0, min(0.05 * peak, 4.0 * floor))
+    pos = burst
+    while pos - blk >= max(earliest, 0) and np.max(np.abs(src[pos - blk:pos])) <= quiet:
+        pos -= blk
+        if burst - pos > 0.1 * rate:
+            return burst - int(0.06 * rate)
+    return pos
+
+
+def _timeline(events: list, end_sample: int, src: np.ndarray, rate: int, scale: float,
+              offset: float) -> list[Phone]:
     """Phoneme events (symbol, source sample) → Phones in output seconds.
 
     A phone lasts until the next event (a pause event "" ends it too); "(xx)" language-switch
     markers are dropped. ``t_out = offset + sample * scale``.
+
+    espeak reports a voiceless stop (/p t k/...) at its *burst*: the silent closure before it is
+    counted in the previous phone. We move the stop's start back to the closure onset found in
+    the wave (the previous phone ends there) and keep the burst as ``Phone.release``, so lip
+    closure for /p/ lines up with the silence in the audio (measured: closures of 45-60 ms).
     """
     ev = [(s, int(p)) for s, p in events if not (s.startswith("(") and s.endswith(")"))]
-    phones = []
+    raw_phones = []  # [symbol, stress, start, end, release] in source samples
+    prev_end = 0
     for i, (raw, pos) in enumerate(ev):
         sym, stress = split_symbol(raw)
-        if not sym:
-            continue
         nxt = ev[i + 1][1] if i + 1 < len(ev) else end_sample
+        if not sym:
+            prev_end = max(prev_end, pos)
+            continue
         if nxt <= pos:
             continue
-        phones.append(Phone(sym, offset + pos * scale, offset + nxt * scale, stress))
-    return phones
+        start, release = pos, None
+        if sym[0] in _VOICELESS_STOPS:
+            earliest = prev_end
+            if raw_phones and raw_phones[-1][3] == pos:  # directly after a phone: keep 20 ms of it
+                earliest = raw_phones[-1][2] + int(0.02 * rate)
+            start = min(_closure_onset(src, pos, earliest, rate), pos)
+            release = pos
+            if raw_phones and raw_phones[-1][3] > start:
+                raw_phones[-1][3] = start
+        raw_phones.append([sym, stress, start, nxt, release])
+        prev_end = nxt
+    return [Phone(sym, offset + a * scale, offset + b * scale, stress,
+                  None if r is None else offset + r * scale)
+            for sym, stress, a, b, r in raw_phones if b > a]
 
 
 def _active_mask(x: np.ndarray, rate: int, floor_db: float = -35.0) -> np.ndarray:
@@ -208,8 +251,9 @@ def synthesize(text: str, voice: VoiceParams | None = None, seed: int = 0, *,
     lead = int(round(voice.lead_silence * SAMPLE_RATE))
     tail = int(round(voice.tail_silence * SAMPLE_RATE))
     x = np.concatenate([np.zeros(lead, np.float32), x, np.zeros(tail, np.float32)])
-    phones = _timeline(res.phonemes, min(res.end_sample, len(src)), up / down / SAMPLE_RATE,
-                       lead / SAMPLE_RATE)
+    src_i16 = np.frombuffer(res.samples, dtype="<i2")
+    phones = _timeline(res.phonemes, min(res.end_sample, len(src)), src_i16, res.sample_rate,
+                       up / down / SAMPLE_RATE, lead / SAMPLE_RATE)
 
     # 2.-4. colour, room, noise
     x = _tilt(x, float(voice.tilt), SAMPLE_RATE)
