@@ -14,8 +14,14 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def comfy():
-    server = ComfyServer(ServerConfig(startup_timeout=300))
+def comfy(tmp_path_factory):
+    # A user-style extra_model_paths.yaml mapping the pack's folder name to a shared folder.
+    extra = tmp_path_factory.mktemp("shared_models")
+    yaml_path = extra / "extra_model_paths.yaml"
+    yaml_path.write_text(f"shared:\n  base_path: {extra}\n  see_the_speaker: bundles\n")
+    (extra / "bundles").mkdir()
+    server = ComfyServer(ServerConfig(startup_timeout=300, extra_args=["--extra-model-paths-config", str(yaml_path)]))
+    server.extra_models_dir = str(extra / "bundles")
     server.start()
     try:
         yield server

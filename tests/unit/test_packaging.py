@@ -54,3 +54,20 @@ def test_host_fallbacks_outside_comfy(tmp_path, monkeypatch):
     import pytest
     with pytest.raises(host.InterruptedByUser):
         p.update()
+
+
+def test_bundled_checkpoints_listed_first(tmp_path, monkeypatch):
+    from see_the_speaker import host
+    bundled, user = tmp_path / "bundled", tmp_path / "user"
+    bundled.mkdir()
+    user.mkdir()
+    for name in ("scfp_default.safetensors", "renderer_default.safetensors"):
+        (bundled / name).write_bytes(b"x")
+    for name in ("aaa_first_alphabetically.safetensors", "scfp_finetuned.safetensors", "scfp_default.safetensors"):
+        (user / name).write_bytes(b"y")
+    monkeypatch.setattr(host, "BUNDLED_WEIGHTS_DIR", str(bundled))
+    monkeypatch.setenv("STS_MODELS_DIR", str(user))
+    assert host.list_checkpoints() == ["renderer_default.safetensors", "scfp_default.safetensors",
+                                       "aaa_first_alphabetically.safetensors", "scfp_finetuned.safetensors"]
+    assert host.list_checkpoints("scfp") == ["scfp_default.safetensors", "scfp_finetuned.safetensors"]
+    assert host.resolve_checkpoint("scfp_default.safetensors") == str(bundled / "scfp_default.safetensors")
