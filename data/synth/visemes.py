@@ -63,7 +63,7 @@ class Viseme:
 _V = 1.0  # vowel dominance
 # name: Viseme(target (jaw, width, round, press, teeth, tongue), alpha (same order), θb, θa)
 VISEMES: dict[str, Viseme] = {
-    "rest": Viseme((0, 0, 0, 0.15, 0, 0), (3, 3, 3, 3, 3, 3), 30, 30),
+    "rest": Viseme((0, 0, 0, 0, 0, 0), (3, 3, 3, 3, 3, 3), 30, 30),  # = neutral_motion()
     # vowels
     "open": Viseme((0.80, 0.15, 0.0, 0, 0.35, 0.1), (_V, _V, _V, 1, _V, _V)),
     "open_front": Viseme((0.65, 0.45, 0.0, 0, 0.5, 0.1), (_V, _V, _V, 1, _V, _V)),
@@ -125,7 +125,7 @@ for _cls, _chars in {
 }.items():
     for _c in _chars:
         PHONE_CLASS[_c] = _cls
-_VOWEL_CLASSES = {"open", "open_front", "open_round", "mid", "schwa", "mid_front", "close_front",
+VOWEL_CLASSES = {"open", "open_front", "open_round", "mid", "schwa", "mid_front", "close_front",
                   "high_front", "mid_round", "close_round", "front_round", "rhotic_vowel"}
 _STOPS = set("pbtdkgɡcɟq")
 _MODIFIER_AS = {"ʲ": "j", "ʷ": "w"}  # secondary articulations emitted as separate symbols
@@ -200,7 +200,7 @@ def _segments(phones, cfg: CoarticulationConfig, end_time: float):
             t_prev = max(t_prev, ph.end)
             continue
         dur = ph.end - ph.start
-        if len(us) == 2 and us[0] in _STOPS and viseme_class(us[1]) not in _VOWEL_CLASSES:
+        if len(us) == 2 and us[0] in _STOPS and viseme_class(us[1]) not in VOWEL_CLASSES:
             shares = [0.4, 0.6]  # affricate: shorter stop part
         else:
             shares = [1.0 / len(us)] * len(us)
