@@ -71,3 +71,13 @@ def test_bundled_checkpoints_listed_first(tmp_path, monkeypatch):
                                        "aaa_first_alphabetically.safetensors", "scfp_finetuned.safetensors"]
     assert host.list_checkpoints("scfp") == ["scfp_default.safetensors", "scfp_finetuned.safetensors"]
     assert host.resolve_checkpoint("scfp_default.safetensors") == str(bundled / "scfp_default.safetensors")
+
+
+def test_requirements_txt_matches_pyproject_and_leaves_torch_alone():
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        deps = tomllib.load(f)["project"]["dependencies"]
+    with open(os.path.join(ROOT, "requirements.txt")) as f:
+        reqs = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    assert sorted(reqs) == sorted(deps)
+    assert not any(r.split("=")[0].split(">")[0].split("<")[0].strip() in ("torch", "torchvision", "torchaudio")
+                   for r in reqs + deps)
