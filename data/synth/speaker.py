@@ -1,0 +1,204 @@
+"""Synthetic speakers: hidden factors → face identity, voice and speaking style.
+
+Each speaker has five hidden factors (:data:`FACTOR_NAMES`), drawn independently except that
+"size" leans with "gender":
+
+=========  ==============  ===================================================================
+factor     distribution    what it drives
+=========  ==============  ===================================================================
+gender     ±0.85 + N(0,.3) bimodal; jaw/brow/face width, facial hair, hair style; espeak variant
+                           (m*/f*), pitch, formant warp
+age        U(0, 1)         age cues, hair volume/style, lip fullness; slower rate, smaller
+                           pitch range, duller spectrum, word gaps
+size       N(0,1) + .4·g   face length/width, nose, mouth, ears, neck; lower pitch and formants
+weight     N(0, 1)         cheek fullness, face/neck width, nose width; slight formant drop
+energy     N(0, 1)         speaking style (expressiveness, head motion, articulation), faster
+                           rate, wider pitch range; no face attribute
+=========  ==============  ===================================================================
+
+Every face attribute and voice parameter is ``clip(a·factors + noise)`` with its own
+per-speaker noise, so speech predicts some face attributes (face/jaw width, brows, age cues,
+facial hair, hair style…) only partly and others not at all: eye spacing/shape, iris colour,
+skin tone and warmth, hair colour and part, brow tilt and the language are independent of the
+factors (the table :data:`FACE_LOADINGS` lists the ties). ``evaluation/voice_face_baseline.py``
+measures the resulting learnability.
+
+Deterministic: :func:`make_speaker(seed, index)` depends only on its arguments (numpy
+``default_rng([seed, index, tag])`` streams), never on process or order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .behaviour import SpeakingStyle
+from .face import FACIAL_HAIR, HAIR_STYLES, FaceIdentity
+from .voice import FEMALE_VARIANTS, LANGUAGES, MALE_VARIANTS, VoiceParams
+
+FACTOR_NAMES = ("gender", "age", "size", "weight", "energy")
+
+# Face attribute = base + Σ loading·factor + N(0, noise), clipped to FaceIdentity.RANGES.
+# (base, {factor: loading}, noise sd). Attributes missing here are drawn independently.
+FACE_LOADINGS: dict[str, tuple[float, dict[str, float], float]] = {
+    "face_width": (0.0, {"gender": 0.3, "size": 0.3, "weight": 0.35}, 0.25),
+    "face_length": (0.0, {"size": 0.35, "gender": 0.15}, 0.4),
+    "jaw_width": (0.0, {"gender": 0.5, "size": 0.2, "weight": 0.15}, 0.3),
+    "jaw_square": (0.0, {"gender": 0.55}, 0.35),
+    "chin_width": (0.0, {"gender": 0.4}, 0.4),
+    "cheek_fullness": (0.0, {"weight": 0.55, "age": -0.4}, 0.3),
+    "forehead_height": (-0.2, {"age": 0.5}, 0.45),
+    "eye_size": (0.0, {"gender": -0.2, "age": -0.3}, 0.45),
+    "brow_thickness": (0.5, {"gender": 0.25, "age": -0.1}, 0.1),
+    "brow_arch": (0.0, {"gender": -0.35}, 0.4),
+    "brow_height": (0.0, {"gender": -0.25}, 0.45),
+    "nose_length": (-0.1, {"size": 0.3, "age": 0.4}, 0.4),
+    "nose_width": (0.0, {"gender": 0.25, "weight": 0.3}, 0.4),
+    "nose_bridge": (0.0, {"gender": 0.25}, 0.5),
+    "mouth_size": (0.0, {"size": 0.3}, 0.45),
+    "lip_upper": (0.55, {"gender": -0.1, "age": -0.2}, 0.12),
+    "lip_lower": (0.55, {"gender": -0.08, "age": -0.15}, 0.12),
+    "lip_redness": (0.5, {"gender": -0.18}, 0.15),
+    "blush": (0.3, {"gender": -0.1, "energy": 0.05}, 0.12),
+    "hair_volume": (0.6, {"age": -0.35}, 0.2),
+    "ear_size": (0.0, {"size": 0.3, "age": 0.35}, 0.45),
+    "neck_width": (0.0, {"gender": 0.45, "weight": 0.35, "size": 0.2}, 0.3),
+}
+# Hair style categories by gender (HAIR_STYLES order); "receding"/"bald" grow with age for men.
+_HAIR_MALE = {"bald": 0.5, "buzz": 2.0, "short": 4.0, "fringe": 1.0, "long": 0.5, "curly": 1.0, "receding": 1.0}
+_HAIR_FEMALE = {"short": 1.0, "fringe": 1.0, "long": 3.0, "long_fringe": 2.0, "curly": 1.5, "bob": 2.5}
+
+
+@dataclasses.dataclass
+class Speaker:
+    """One synthetic person."""
+
+    id: str  # "spk0007"
+    index: int
+    factors: np.ndarray  # float32 [len(FACTOR_NAMES)]
+    identity: FaceIdentity
+    voice: VoiceParams
+    style: SpeakingStyle
+
+    def factor_dict(self) -> dict[str, float]:
+        return {n: float(v) for n, v in zip(FACTOR_NAMES, self.factors)}
+
+    def attributes(self) -> dict:
+        """JSON-ready attributes stored with the speaker in the corpus index."""
+        return {
+            "factors": {k: round(v, 6) for k, v in self.factor_dict().items()},
+            "identity": {f: round(float(getattr(self.identity, f)), 6) for f in FaceIdentity.FIELDS},
+            "voice": self.voice.to_dict(),
+            "style": {k: round(float(v), 6) for k, v in dataclasses.asdict(self.style).items()},
+        }
+
+
+def speaker_id(index: int) -> str:
+    return f"spk{index:04d}"
+
+
+def sample_factors(rng: np.random.Generator) -> np.ndarray:
+    """Hidden factors float32 [5] in FACTOR_NAMES order."""
+    g = (0.85 if rng.random() < 0.5 else -0.85) + rng.normal(0, 0.3)
+    age = rng.uniform(0.0, 1.0)
+    size = 0.4 * g + rng.normal(0, 0.9)
+    weight = rng.normal(0, 1)
+    energy = rng.normal(0, 1)
+    return np.array([g, age, size, weight, energy], np.float32)
+
+
+def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    names = list(weights)
+    p = np.array([weights[n] for n in names], float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def _category(rng: np.random.Generator, names: tuple[str, ...], name: str) -> float:
+    """Encode a category as FaceIdentity does: uniform inside its bucket (away from edges)."""
+    i = names.index(name)
+    return float((i + rng.uniform(0.15, 0.85)) / len(names))
+
+
+def face_from_factors(f: np.ndarray, rng: np.random.Generator) -> FaceIdentity:
+    fd = dict(zip(FACTOR_NAMES, (float(x) for x in f)))
+    kw: dict[str, float] = {}
+    for name in FaceIdentity.FIELDS:
+        lo, hi = FaceIdentity.RANGES[name]
+        if name in FACE_LOADINGS:
+            base, load, sd = FACE_LOADINGS[name]
+            v = base + sum(w * fd[k] for k, w in load.items()) + rng.normal(0, sd)
+        elif lo < 0:
+            v = rng.normal(0, 0.45)  # independent shape attribute
+        else:
+            v = rng.uniform(lo, hi)  # independent colour/position attribute
+        kw[name] = float(np.clip(v, lo, hi))
+    male = fd["gender"] > 0
+    age = float(np.clip(fd["age"] + rng.normal(0, 0.06), 0.0, 1.0))
+    kw["age"] = age
+    # hair colour: independent of the voice; red hair is rare
+    kw["hair_tone"] = float(rng.beta(1.2, 2.0))
+    kw["hair_red"] = float(rng.uniform(0.3, 0.9)) if rng.random() < 0.12 else 0.0
+    kw["skin_tone"] = float(rng.uniform(0.0, 1.0))
+    kw["iris_hue"] = float(rng.uniform(0.0, 1.0))
+    # hair style and facial hair: categorical, tied to gender (and age for men)
+    hair_w = dict(_HAIR_MALE if male else _HAIR_FEMALE)
+    if male:
+        hair_w["receding"] += 4.0 * age
+        hair_w["bald"] += 2.5 * age
+    kw["hair_style"] = _category(rng, HAIR_STYLES, _pick(rng, hair_w))
+    if male and rng.random() < 0.5:
+        kw["facial_hair"] = _category(rng, FACIAL_HAIR, _pick(rng, {"stubble": 2, "moustache": 1, "goatee": 1, "beard": 1.5}))
+    else:
+        kw["facial_hair"] = _category(rng, FACIAL_HAIR, "none")
+    return FaceIdentity(**kw)
+
+
+def voice_from_factors(f: np.ndarray, rng: np.random.Generator) -> VoiceParams:
+    g, age, size, weight, energy = (float(x) for x in f)
+    r = rng.random()
+    variant = str(rng.choice(("klatt", "klatt2", "klatt3", "klatt4"))) if r < 0.06 else str(rng.choice(MALE_VARIANTS if g > 0 else FEMALE_VARIANTS))
+    lang_p = np.array([0.3 if l == "en-us" else 0.1 if l == "en-gb" else 1.0 for l in LANGUAGES])
+    lang_p[[i for i, l in enumerate(LANGUAGES) if l not in ("en-us", "en-gb")]] *= 0.6 / (len(LANGUAGES) - 2)
+    return VoiceParams(
+        language=str(LANGUAGES[int(rng.choice(len(LANGUAGES), p=lang_p / lang_p.sum()))]),
+        variant=variant,
+        pitch=int(np.clip(round(50 - 8 * g - 8 * size + rng.normal(0, 7)), 8, 92)),
+        pitch_range=int(np.clip(round(50 + 14 * energy - 16 * (age - 0.5) + rng.normal(0, 8)), 10, 95)),
+        rate=int(np.clip(round(170 + 16 * energy - 40 * (age - 0.5) + rng.normal(0, 12)), 110, 240)),
+        word_gap=int(np.clip(round(2.5 * age + rng.normal(0, 0.7)), 0, 5)),
+        warp=float(np.clip(1.0 - 0.035 * size - 0.025 * g - 0.015 * weight + rng.normal(0, 0.015), 0.88, 1.14)),
+        tilt=float(np.clip(-0.35 * (age - 0.5) + 0.1 * energy + rng.normal(0, 0.2), -0.8, 0.8)),
+        noise_snr_db=float(rng.uniform(20, 45)) if rng.random() < 0.7 else None,  # channel: independent
+        reverb=float(rng.uniform(0.0, 0.45)) if rng.random() < 0.6 else 0.0,
+        loudness_db=float(rng.uniform(-24.0, -17.0)),
+    )
+
+
+def style_from_factors(f: np.ndarray, rng: np.random.Generator) -> SpeakingStyle:
+    """``behaviour.SpeakingStyle`` (ranges documented there): energy drives expressiveness,
+    head motion, articulation and blink rate; age slows blinking and articulation."""
+    g, age, size, weight, energy = (float(x) for x in f)
+    return SpeakingStyle(
+        expressiveness=float(np.clip(0.5 + 0.15 * energy + rng.normal(0, 0.1), 0.05, 0.95)),
+        head_motion=float(np.clip(0.5 + 0.15 * energy + rng.normal(0, 0.12), 0.1, 1.0)),
+        blink_rate=float(np.clip(18 + 3 * energy - 4 * (age - 0.5) + rng.normal(0, 4), 6, 35)),
+        articulation_gain=float(np.clip(1.0 + 0.1 * energy - 0.1 * (age - 0.5) + rng.normal(0, 0.08), 0.7, 1.3)),
+        smile_bias=float(np.clip(0.1 + 0.08 * energy - 0.06 * g + rng.normal(0, 0.1), -0.2, 0.5)),
+        gaze_aversion=float(np.clip(0.3 + rng.normal(0, 0.1), 0.05, 0.7)),
+        head_tilt=float(np.clip(rng.normal(0, 2.5), -6, 6)),
+        saccade_rate=float(np.clip(0.7 + rng.normal(0, 0.15), 0.3, 1.2)),
+    )
+
+
+def make_speaker(seed: int, index: int) -> Speaker:
+    """The ``index``-th speaker of corpus ``seed`` (pure function of both)."""
+
+    def stream(tag: int) -> np.random.Generator:
+        return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(index), 0x5EA4, tag])
+
+    f = sample_factors(stream(0))
+    return Speaker(
+        id=speaker_id(index), index=index, factors=f, identity=face_from_factors(f, stream(1)),
+        voice=voice_from_factors(f, stream(2)), style=style_from_factors(f, stream(3)),
+    )
