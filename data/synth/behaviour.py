@@ -71,7 +71,7 @@ def _frame_mean(x: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
 
 
 def energy_envelope(wave: np.ndarray, sample_rate: int, n_frames: int, fps: float = 25.0) -> np.ndarray:
-    """Per-frame speech energy in 0..1 (0 = 40 dB below the loudest frame or silence). [n_frames]"""
+    """Per-frame speech energy in 0..1 (1 = loudest frame, 0 = 40 dB below it or under -75 dBFS). [n_frames]"""
     hop = sample_rate / fps
     out = np.zeros(n_frames, np.float32)
     if len(wave) == 0:
@@ -81,8 +81,11 @@ def energy_envelope(wave: np.ndarray, sample_rate: int, n_frames: int, fps: floa
     cnt = np.maximum(np.diff(edges), 1)
     rms = np.sqrt((sq[edges[1:]] - sq[edges[:-1]]) / cnt)
     db = 20 * np.log10(rms + 1e-9)
-    top = db.max()
-    return np.clip((db - (top - 40.0)) / 40.0, 0, 1).astype(np.float32)
+    top = float(db.max())
+    if top < -70.0:  # digital silence
+        return out
+    floor = max(top - 40.0, -75.0)
+    return np.clip((db - floor) / (top - floor), 0, 1).astype(np.float32)
 
 
 def _smooth_noise(n: int, fps: float, cutoff_hz: float, rng: np.random.Generator) -> np.ndarray:
