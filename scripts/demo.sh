@@ -3,10 +3,5 @@
 # weights, run the main shipped workflow on the bundled sample speech, and print where the
 # output was written. Extra arguments go to `see-the-speaker demo` (see --help).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$ROOT/scripts/setup.sh"
-export STS_CACHE="${STS_CACHE:-$HOME/.cache/see-the-speaker}"
-# shellcheck disable=SC1091
-. "${STS_VENV:-$STS_CACHE/venv}/bin/activate"
-cd "$ROOT"
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 see-the-speaker demo "$@"
