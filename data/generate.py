@@ -182,6 +182,9 @@ def _check_settings(root: Path, cfg: GeneratorConfig, force: bool) -> None:
 
 def generate(cfg: GeneratorConfig, root: str | os.PathLike, jobs: int | None = None, force: bool = False, log_every: float = 10.0) -> Path:
     """Generate (or finish) the corpus at ``root``; returns the index path."""
+    # Import the synthesis modules before forking so every worker runs the very same code.
+    from .synth import behaviour, face, speaker, text, voice  # noqa: F401
+
     root = Path(os.path.expanduser(str(root)))
     root.mkdir(parents=True, exist_ok=True)
     _check_settings(root, cfg, force)

@@ -196,8 +196,9 @@ def smooth_transforms(lm: np.ndarray, found: np.ndarray, size: int, sigma: float
         r = int(np.ceil(3 * sigma))
         kern = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
         w = found.astype(float)
-        num = np.stack([np.convolve(params[:, j] * w, kern, mode="same") for j in range(4)], 1)
-        den = np.convolve(w, kern, mode="same")[:, None]
+        conv = lambda x: np.convolve(x, kern, mode="full")[r : r + t]  # noqa: E731  (centred, any T)
+        num = np.stack([conv(params[:, j] * w) for j in range(4)], 1)
+        den = conv(w)[:, None]
         sm = np.where(den > 1e-8, num / np.maximum(den, 1e-8), params)
         params = np.where(found[:, None], sm, params)
     # hold the last good transform; before the first face, use the first good one
