@@ -45,7 +45,7 @@ class FaceIdentity:
     """
 
     # --- head and face shape (geometry) ---
-    face_width: float = 0.0        # [-1, 1] narrow .. wide skull and cheeks (±8 %)
+    face_width: float = 0.0        # [-1, 1] narrow .. wide skull and cheeks (±10 %)
     face_length: float = 0.0       # [-1, 1] short .. long lower face (chin height)
     jaw_width: float = 0.0         # [-1, 1] V-shaped .. broad square jaw (gonion width)
     jaw_square: float = 0.0        # [-1, 1] round .. angular jaw corner
@@ -54,8 +54,8 @@ class FaceIdentity:
     forehead_height: float = 0.0   # [-1, 1] low .. high hairline
     # --- eyes ---
     eye_size: float = 0.0          # [-1, 1] small .. large eye opening (±25 %)
-    eye_spacing: float = 0.0       # [-1, 1] close .. wide set eyes (±12 % of the eye distance)
-    eye_height: float = 0.0        # [-1, 1] eyes lower .. higher on the face
+    eye_spacing: float = 0.0       # [-1, 1] close .. wide set eyes (±15 % of the eye distance)
+    eye_height: float = 0.0        # [-1, 1] eyes lower .. higher on the face (±2 % of the crop)
     eye_tilt: float = 0.0          # [-1, 1] down-turned .. up-turned outer corners
     eye_roundness: float = 0.0     # [-1, 1] narrow almond .. round
     iris_hue: float = 0.2          # [0, 1] position on dark brown -> brown -> hazel -> green -> blue -> grey
@@ -66,11 +66,12 @@ class FaceIdentity:
     brow_height: float = 0.0       # [-1, 1] low .. high above the eyes
     brow_tilt: float = 0.0         # [-1, 1] outer ends lower .. higher
     # --- nose ---
-    nose_length: float = 0.0       # [-1, 1] short .. long (tip position)
+    nose_length: float = 0.0       # [-1, 1] short .. long (tip ±2.8 % of the crop)
     nose_width: float = 0.0        # [-1, 1] narrow .. wide nostrils/alae
     nose_bridge: float = 0.0       # [-1, 1] flat .. prominent (tip protrusion)
     # --- mouth ---
-    mouth_size: float = 0.0        # [-1, 1] narrow .. wide mouth at rest
+    mouth_size: float = 0.0        # [-1, 1] narrow .. wide mouth at rest (±18 %)
+    mouth_height: float = 0.0      # [-1, 1] mouth lower (long philtrum) .. higher (±1.5 % of the crop)
     lip_upper: float = 0.5         # [0, 1] thin .. full upper lip
     lip_lower: float = 0.5         # [0, 1] thin .. full lower lip
     lip_redness: float = 0.5       # [0, 1] pale/skin-like .. red lips
@@ -254,7 +255,7 @@ def _palette(table: np.ndarray, t: float) -> np.ndarray:
 
 def _zc(y):
     """Depth of the face centre line at height y (without the nose)."""
-    return np.interp(y, [-0.5, -0.38, -0.25, -0.1, 0.0, 0.15, 0.23, 0.3, 0.36, 0.41, 0.47],
+    return np.interp(y, [-0.5, -0.38, -0.25, -0.1, 0.0, 0.15, 0.23, 0.3, 0.35, 0.39, 0.45],
                      [0.02, 0.16, 0.27, 0.30, 0.29, 0.31, 0.31, 0.295, 0.29, 0.26, 0.12])
 
 
@@ -327,7 +328,7 @@ class _Derived:
 
 
 def _derive(idn: FaceIdentity) -> _Derived:
-    fw = 1.0 + 0.08 * idn.face_width
+    fw = 1.0 + 0.10 * idn.face_width
     skin = _palette(_SKIN, idn.skin_tone).copy()
     skin += np.array([6, 2, -10]) * idn.skin_warmth + np.array([4, -4, 2]) * (-idn.skin_warmth)
     skin = np.clip(skin, 0, 255)
@@ -404,18 +405,21 @@ def _derive(idn: FaceIdentity) -> _Derived:
         top[:, 1] -= 0.01
         fringe = np.vstack([_on_face(bot, fw, dz=0.012 + vol * 0.4), _on_face(top, fw, dz=vol)])
 
-    # strands: curves from the crown region toward the hairline, on the shell
+    # strands: meridians of the hair shell from the crown to the hairline (they stay inside the
+    # shell's outline), fanning out from the part
     strands = np.zeros((0, 0, 3))
     if style not in ("bald",):
-        part = (idn.hair_part - 0.5) * 0.24
+        part_phi = math.pi / 2 - (idn.hair_part - 0.5) * 0.8
         lines = []
-        for k in range(9):
-            x0 = part + (k - 4) * 0.055 * fw
-            t = np.linspace(0, 1, 5)[:, None]
-            xy = np.column_stack([x0 * (0.3 + 0.7 * t[:, 0]) + 0.02 * np.sign(x0 - part) * t[:, 0],
-                                  (yc - ay * 0.95) * (1 - t[:, 0]) + (hy + 0.015) * t[:, 0]])
-            z = _face_depth(xy[:, 0], xy[:, 1], fw) + vol
-            lines.append(_lift(xy, z))
+        for off in np.linspace(-1.25, 1.25, 11):
+            phi = math.pi / 2 + off
+            x_front = (ax + vol) * math.cos(phi)
+            hyk = float(np.interp(x_front, hl2[:, 0], hl2[:, 1])) if abs(x_front) < 0.27 * fw else -0.02
+            th_end = math.acos(float(np.clip((yc - hyk) / ay, -1, 1)))
+            th = np.linspace(0.12, th_end, 6)
+            ph = part_phi + (phi - part_phi) * np.clip(th / max(th_end, 1e-3), 0, 1) ** 0.5
+            u3 = np.column_stack([np.sin(th) * np.cos(ph), -np.cos(th), np.sin(th) * np.sin(ph)])
+            lines.append(u3 * [ax + vol * 0.8, ay + vol * 0.7, az + vol * 0.8] + [0, yc - vol * 0.3, zc0])
         strands = np.stack(lines)
 
     d = _Derived(fw, skin, skin * 0.86, lip, _palette(_IRIS, idn.iris_hue), hair, brow, style, beard,
@@ -429,8 +433,11 @@ def _derive(idn: FaceIdentity) -> _Derived:
 
 
 @functools.lru_cache(maxsize=64)
-def _derive_cached(vec: bytes) -> _Derived:
-    return _derive(FaceIdentity.from_vector(np.frombuffer(vec, dtype=np.float32)))
+def _derive_cached(vec: bytes) -> tuple[FaceIdentity, _Derived]:
+    """float32 identity vector -> (identity rebuilt from it, derived constants). Rendering always
+    uses the float32-rounded identity, so ``from_vector(to_vector(x))`` renders identical bytes."""
+    idn = FaceIdentity.from_vector(np.frombuffer(vec, dtype=np.float32))
+    return idn, _derive(idn)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -447,25 +454,30 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     gx, gy, brow_r = float(m[9]), float(m[10]), float(m[11])
     drop = _JAW_OPEN * jaw_open
 
-    # --- jaw contour (image left ear -> chin -> right ear), 33 dense points; 17 landmarks ---
-    chin_y = 0.41 + 0.035 * idn.face_length
+    # --- jaw contour (image left ear -> chin -> right ear): 33 dense points, every 2nd a landmark ---
+    chin_y = 0.375 + 0.04 * idn.face_length
     wtop = 0.286 * fw
-    wg = (0.232 + 0.035 * idn.jaw_width) * fw
-    yg = 0.25 + 0.015 * idn.face_length - 0.02 * idn.jaw_square
-    wc = 0.075 + 0.03 * idn.chin_width
     cheek = 1.0 + 0.035 * idn.cheek_fullness + 0.01 * max(smile, 0)
-    right = np.array([[wtop, _EYE_Y], [wtop * cheek * 0.995, 0.09],
-                      [wg * (1 + 0.04 * idn.jaw_square), yg], [wc + 0.04 + 0.03 * idn.jaw_square * 0.5, chin_y - 0.035],
-                      [wc * 0.55, chin_y - 0.004], [0.0, chin_y]])
-    half = _catmull(right, 4)                       # [21, 2] ear -> chin
-    idx = np.round(np.linspace(0, len(half) - 1, 9)).astype(int)
-    half = half[idx]                                # [9, 2] ear -> chin
-    jaw2 = np.vstack([half * [-1, 1], half[::-1][1:]])  # [17, 2] left ear -> chin -> right ear
-    z = _face_depth(jaw2[:, 0], jaw2[:, 1], fw) * 0.75
-    z[8] = _zc(chin_y) * 0.95
-    w = np.clip((jaw2[:, 1] - 0.08) / (chin_y - 0.08), 0, 1) ** 1.2   # how much each point follows the jaw
-    jaw2 = jaw2 + np.column_stack([np.zeros(17), drop * 1.05 * w])
-    g["jaw"] = _lift(jaw2, z - 0.02 * w * jaw_open)
+    wg = (0.222 + 0.04 * idn.jaw_width) * fw                 # gonion half width
+    yg = 0.235 + 0.5 * (chin_y - 0.375) - 0.012 * idn.jaw_square
+    sq = 0.5 + 0.5 * idn.jaw_square                          # 0 round .. 1 angular jaw corner
+    wc = 0.075 + 0.028 * idn.chin_width                      # chin half width
+    right = np.array([
+        [wtop, _EYE_Y + 0.01], [wtop * (0.985 + 0.015 * (cheek - 1) / 0.035), 0.07],
+        [(wg + 0.035) * cheek * (0.7 + 0.3 * fw), 0.16], [wg, yg],
+        [wc + 0.05 + 0.025 * sq, yg + 0.6 * (chin_y - yg) + 0.012 * sq], [wc, chin_y - 0.012],
+        [wc * 0.45, chin_y - 0.002], [0.0, chin_y]])
+    half = _catmull(right, 6)                                # ear -> chin, dense
+    seg = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(half, axis=0), axis=1))]
+    half = np.column_stack([np.interp(np.linspace(0, seg[-1], 17), seg, half[:, k]) for k in (0, 1)])  # [17, 2]
+    dense = np.vstack([half * [-1, 1], half[::-1][1:]])      # [33, 2] left ear -> chin -> right ear
+    z = _face_depth(dense[:, 0], dense[:, 1], fw) * 0.8
+    z[16] = _zc(chin_y) * 0.97
+    w = np.clip((dense[:, 1] - 0.06) / (chin_y - 0.06), 0, 1) ** 1.2   # how much each point follows the jaw
+    dense = dense + np.column_stack([np.zeros(len(dense)), drop * 1.05 * w])
+    g["jaw_dense"] = _lift(dense, z - 0.02 * w * jaw_open)
+    g["jaw"] = g["jaw_dense"][::2]                           # [17, 3] landmarks 0-16
+    jaw2 = dense[::2]
 
     # --- face shell for the outline: jaw + hairline/cheek points ---
     g["cheeks"] = _lift(np.array([[-0.27 * fw * cheek, 0.02], [0.27 * fw * cheek, 0.02]]),
@@ -476,8 +488,8 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     ew = 0.052 * (1 + 0.12 * idn.eye_size)
     hu = 0.021 * es * (1 + 0.25 * idn.eye_roundness)
     hl = 0.011 * es * (1 + 0.25 * idn.eye_roundness)
-    ex = _EYE_X * (1 + 0.12 * idn.eye_spacing)
-    ey = _EYE_Y - 0.018 * idn.eye_height + (d.eye_off[1] if d.eye_off is not None else 0.0)
+    ex = _EYE_X * (1 + 0.15 * idn.eye_spacing)
+    ey = _EYE_Y - 0.02 * idn.eye_height + (d.eye_off[1] if d.eye_off is not None else 0.0)
     u = np.linspace(-1, 1, 13)
     for k, s in enumerate((-1, 1)):
         b = min(max(blink[k], 0.0), 1.0)
@@ -510,7 +522,7 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
         v = np.linspace(0, 1, 9)
         bx = s * (0.048 + 0.16 * v) * (1 + 0.06 * idn.eye_spacing)
         arch = 0.013 * (1 + idn.brow_arch) * np.exp(-((v - 0.6) / 0.33) ** 2)
-        by = (ey - 0.068 - 0.014 * idn.brow_height - arch + 0.006 * (1 - v) ** 2
+        by = (ey - 0.068 - 0.02 * idn.brow_height - arch + 0.006 * (1 - v) ** 2
               - 0.01 * idn.brow_tilt * v - 0.016 * brow_r * (1 - 0.35 * v))
         if brow_r < 0:
             bx = bx + s * 0.01 * brow_r * (1 - v)
@@ -524,7 +536,7 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
         }
 
     # --- nose ---
-    tip_y = _NOSE_Y + 0.02 * idn.nose_length
+    tip_y = _NOSE_Y + 0.028 * idn.nose_length
     root_y = _EYE_Y + 0.004
     nw = 0.046 * (1 + 0.2 * idn.nose_width) * fw
     prot = 0.062 * (1 + 0.3 * idn.nose_bridge)
@@ -557,10 +569,10 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     g["tip_ball"] = _on_face(np.array([[0.0, tip_y - 0.004]]), fw, dz=prot)
 
     # --- mouth ---
-    hw = _MOUTH_HW * (1 + 0.12 * idn.mouth_size) * (1 + 0.16 * mwidth - 0.27 * rnd + 0.10 * smile) * (0.5 + 0.5 * fw)
+    hw = _MOUTH_HW * (1 + 0.18 * idn.mouth_size) * (1 + 0.16 * mwidth - 0.27 * rnd + 0.10 * smile) * (0.5 + 0.5 * fw)
     tt = np.linspace(-1, 1, 13)
     corner_up = 0.016 * smile
-    centre = _MOUTH_Y - corner_up * tt ** 2 + 0.004 * max(smile, 0)
+    centre = _MOUTH_Y - 0.015 * idn.mouth_height - corner_up * tt ** 2 + 0.004 * max(smile, 0)
     open_ = drop * (1 - press) * (1 + 0.25 * rnd)
     shape_p = 2.0 - 0.8 * rnd                       # opening profile: rounder when rounding
     prof = np.clip(1 - np.abs(tt) ** shape_p, 0, 1) ** (0.6 + 0.3 * rnd)
@@ -601,24 +613,21 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     g["mouth_open"] = float(np.max(gap))
 
     # --- facial hair ---
-    if d.beard in ("stubble", "beard", "goatee"):
-        if d.beard == "goatee":
-            top = np.column_stack([x_out * 0.75, lo_out + 0.004])
-            j = g["jaw"][5:12]
-            jb = j[:, :2] / ((_CAM_D - j[:, 2:3]) / (_CAM_D - _Z_REF))
-            jb = jb.copy()
-            jb[:, 0] *= 0.55
-            poly2 = np.vstack([top, jb[::-1] + [0, 0.012]])
-        else:
-            jx = jaw2[2:15].copy()
-            ext = 0.012 if d.beard == "beard" else 0.0
-            jx[:, 1] += ext * np.clip((jx[:, 1] - 0.0) / 0.3, 0, 1)
-            cheek_line = np.array([[0.27 * fw, -0.005], [0.2 * fw, 0.10], [hw + 0.03, _NOSE_Y + 0.025],
-                                   [0.03, base_y + 0.008], [-0.03, base_y + 0.008], [-hw - 0.03, _NOSE_Y + 0.025],
-                                   [-0.2 * fw, 0.10], [-0.27 * fw, -0.005]])
-            poly2 = np.vstack([jx, cheek_line])
-        g["beard"] = _on_face(poly2, fw, dz=0.008)
-        g["beard_mouth_hole"] = None
+    if d.beard in ("stubble", "beard"):
+        jx = dense[3:30].copy()
+        if d.beard == "beard":  # volume below the jaw line
+            jx[:, 1] += 0.014 * np.clip(jx[:, 1] / 0.3, 0, 1)
+            jx[:, 0] *= 1.03
+        cheek_line = np.array([[0.272 * fw, 0.0], [0.228 * fw, 0.10], [hw + 0.028, centre[-1] - 0.03],
+                               [hw * 0.55, base_y + 0.014], [-hw * 0.55, base_y + 0.014],
+                               [-hw - 0.028, centre[0] - 0.03], [-0.228 * fw, 0.10], [-0.272 * fw, 0.0]])
+        g["beard"] = _on_face(np.vstack([jx, cheek_line]), fw, dz=0.008)
+    elif d.beard == "goatee":
+        top_x = np.linspace(-hw * 0.62, hw * 0.62, 7)
+        top = np.column_stack([top_x, np.interp(top_x, x_out, lo_out) + 0.003])
+        chin_pts = dense[(np.abs(dense[:, 0]) < hw * 0.62) & (dense[:, 1] > 0.25)]
+        chin_pts = chin_pts[np.argsort(-chin_pts[:, 0])] + [0, 0.008]
+        g["beard"] = _on_face(np.vstack([top, chin_pts]), fw, dz=0.008)
     if d.beard in ("moustache", "beard", "goatee"):
         top = np.column_stack([np.linspace(-hw - 0.008, hw + 0.008, 9), np.full(9, base_y + 0.006)])
         top[:, 1] += 0.004 * np.abs(np.linspace(-1, 1, 9)) ** 2
@@ -773,6 +782,23 @@ def _line(img, pts, color, thick, closed=False):
                   max(1, int(round(thick))), cv2.LINE_AA, _SHIFT)
 
 
+def _soft_fill(img, pts, color, alpha: float, sigma: float):
+    """Blend a polygon with soft (Gaussian) edges into ``img`` [S, S, 3] uint8, in place.
+    alpha: opacity inside the polygon; sigma: edge softness in pixels."""
+    S = img.shape[0]
+    pad = int(3 * sigma) + 2
+    x0, y0 = np.floor(pts.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(pts.max(0)).astype(int) + pad
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, S), min(y1, S)
+    if x1 <= x0 or y1 <= y0:
+        return
+    a = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.fillPoly(a, [_ip(pts - [x0, y0])], float(alpha), cv2.LINE_AA, _SHIFT)
+    a = cv2.GaussianBlur(a, (0, 0), max(sigma, 0.3))[:, :, None]
+    roi = img[y0:y1, x0:x1].astype(np.float32)
+    img[y0:y1, x0:x1] = (roi + (np.asarray(color, np.float32) - roi) * a).astype(np.uint8)
+
+
 def _hull(pts):
     return cv2.convexHull(np.asarray(pts, dtype=np.float32).reshape(-1, 2)).reshape(-1, 2)
 
@@ -813,19 +839,19 @@ def render_face(identity: FaceIdentity, motion, size: int = 256, scene: Scene | 
     size: crop side in px; scene: background/clothes/light (default :class:`Scene`).
     Returns (rgb uint8 [size, size, 3], landmarks float32 [68, 2] in pixels).
     """
-    d = _derive_cached(identity.to_vector().tobytes())
-    return _render(identity, d, clip_motion(motion), size, scene or Scene())
+    idn, d = _derive_cached(identity.to_vector().tobytes())
+    return _render(idn, d, clip_motion(motion), size, scene or Scene())
 
 
 def render_clip(identity: FaceIdentity, motions, size: int = 256, scene: Scene | None = None):
     """Render a clip: motions float [T, M] -> (frames uint8 [T, S, S, 3], landmarks float32 [T, 68, 2])."""
     motions = clip_motion(np.asarray(motions, dtype=np.float32).reshape(-1, len(MOTION_FIELDS)))
-    d = _derive_cached(identity.to_vector().tobytes())
+    idn, d = _derive_cached(identity.to_vector().tobytes())
     scene = scene or Scene()
     frames = np.empty((len(motions), size, size, 3), dtype=np.uint8)
     lms = np.empty((len(motions), 68, 2), dtype=np.float32)
     for t, m in enumerate(motions):
-        frames[t], lms[t] = _render(identity, d, m, size, scene)
+        frames[t], lms[t] = _render(idn, d, m, size, scene)
     return frames, lms
 
 
@@ -869,21 +895,21 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
             _fill(mask, _catmull(c, 3), 255)
 
     # --- neck and shoulders (follow the head partly) ---
-    nw = 0.115 * (1 + 0.15 * idn.neck_width) * d.fw
-    neck = np.array([[-nw, 0.18, 0.0], [-nw * 1.05, 0.5, 0.0], [-nw * 1.3, 0.58, 0.0], [-0.46, 0.7, 0.0],
-                     [-0.6, 0.9, 0.0], [0.6, 0.9, 0.0], [0.46, 0.7, 0.0], [nw * 1.3, 0.58, 0.0],
-                     [nw * 1.05, 0.5, 0.0], [nw, 0.18, 0.0]])
+    nw = 0.125 * (1 + 0.15 * idn.neck_width) * d.fw
+    neck = np.array([[-nw, 0.18, 0.0], [-nw * 1.02, 0.40, 0.0], [-nw * 1.3, 0.46, 0.0], [-0.36, 0.50, 0.0],
+                     [-0.52, 0.58, 0.0], [-0.6, 0.8, 0.0], [0.6, 0.8, 0.0], [0.52, 0.58, 0.0], [0.36, 0.50, 0.0],
+                     [nw * 1.3, 0.46, 0.0], [nw * 1.02, 0.40, 0.0], [nw, 0.18, 0.0]])
     neck_p = neck_proj(neck)
     _fill(img, neck_p, skin * 0.93)
     _fill(mask, neck_p, 255)
-    shirt = np.array([[-0.6, 0.9, 0], [-0.46, 0.66, 0], [-nw * 1.6, 0.6, 0], [0, 0.66, 0], [nw * 1.6, 0.6, 0],
-                      [0.46, 0.66, 0], [0.6, 0.9, 0]], dtype=np.float64)
+    shirt = np.array([[-0.6, 0.8, 0], [-0.52, 0.585, 0], [-0.36, 0.515, 0], [-nw * 1.25, 0.48, 0], [0, 0.545, 0],
+                      [nw * 1.25, 0.48, 0], [0.36, 0.515, 0], [0.52, 0.585, 0], [0.6, 0.8, 0]], dtype=np.float64)
     shirt_p = neck_proj(shirt)
     _fill(img, shirt_p, scene.clothing)
-    _line(img, shirt_p[1:6], np.asarray(scene.clothing) * 0.7, 1.2 * lw)
+    _line(img, shirt_p[2:7], np.asarray(scene.clothing) * 0.7, 1.5 * lw)
 
     # --- hair volume behind the face ---
-    head_hull = _hull(np.vstack([p["skull"], p["jaw"]]))
+    head_hull = _hull(np.vstack([p["skull"], p["jaw_dense"]]))
     if d.style != "bald":
         hull = _hull(np.vstack([p["hair_shell"], p["hairline"]]))
         if d.style == "curly":
@@ -909,7 +935,7 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
     if d.style == "bald":
         face = head_hull
     else:
-        face = _hull(np.vstack([p["jaw"], p["hairline"], p["cheeks"]]))
+        face = _hull(np.vstack([p["jaw_dense"], p["hairline"], p["cheeks"]]))
     _fill(img, face, skin)
     _fill(mask, face, 255)
     if d.style == "bald":  # side hair patches
@@ -931,9 +957,9 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
     # --- facial hair base ---
     if "beard" in p:
         if d.beard == "stubble":
-            _fill(img, p["beard"], skin * 0.78 + hair * 0.22)
+            _soft_fill(img, p["beard"], hair * 0.5 + skin * 0.5, 0.35 + 0.2 * (1 - idn.hair_tone), 0.012 * S)
         else:
-            _fill(img, p["beard"], hair * 0.9 + skin * 0.1)
+            _soft_fill(img, p["beard"], hair * 0.92, 0.95, 0.006 * S)
 
     # --- shading map: shadows (negative) and highlights (positive), half resolution ---
     def sh_fill(pts, v):
@@ -1030,7 +1056,7 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
         _line(img, np.vstack([uo[k], ui[k]]), d.lip * 0.5, 1.0 * lw)
     sh_ell(lo[6] + (ui[6] - lo[6]) * 0.35, 0.028 * S, 0.007 * S, base_shade * 1.12)   # lower-lip highlight
     if "moustache" in p:
-        _fill(img, p["moustache"], hair * 0.92)
+        _soft_fill(img, p["moustache"], hair * 0.85, 0.95, 0.004 * S)
 
     # --- hair in front ---
     if "fringe" in p:
