@@ -10,6 +10,9 @@ Two ways in, one code base:
 
 __version__ = "0.1.0"
 
+# Frontend extensions (js/*.js), served by ComfyUI at /extensions/<pack>/.
+WEB_DIRECTORY = "./js"
+
 async def comfy_entrypoint():
     """V3 entry point, called by ComfyUI's custom-node loader."""
     from .nodes import SeeTheSpeakerExtension

@@ -53,7 +53,7 @@ def _depths(graph: dict[str, Any]) -> dict[str, int]:
     return depth
 
 
-def api_to_ui(graph: dict[str, Any], object_info: dict[str, Any], pack_id: str = "see-the-speaker") -> dict[str, Any]:
+def api_to_ui(graph: dict[str, Any], object_info: dict[str, Any]) -> dict[str, Any]:
     depth = _depths(graph)
     ids = sorted(graph, key=lambda n: (depth[n], int(n) if n.isdigit() else n))
     links: list[list[Any]] = []
@@ -83,17 +83,16 @@ def api_to_ui(graph: dict[str, Any], object_info: dict[str, Any], pack_id: str =
         n_rows = max(len(inputs), len(info.get("output", []))) + len(widgets)
         height = 46 + 24 * n_rows
         col = depth[nid]
-        y = column_y.get(col, 80.0)
+        y = column_y.get(col, 160.0)
         column_y[col] = y + height + ROW_GAP
         nodes[nid] = {
-            "id": int(nid), "type": cls, "pos": [60 + col * (NODE_WIDTH + COLUMN_GAP), y],
+            "id": int(nid), "type": cls, "pos": [100 + col * (NODE_WIDTH + COLUMN_GAP), y],
             "size": [NODE_WIDTH, height], "flags": {}, "order": ids.index(nid), "mode": 0,
             "inputs": inputs,
             "outputs": [{"name": oname, "type": otype, "links": [], "slot_index": i}
                         for i, (otype, oname) in enumerate(zip(info.get("output", []),
                                                                  info.get("output_name", info.get("output", []))))],
-            "properties": {"Node name for S&R": cls,
-                           **({"cnr_id": pack_id} if info.get("python_module", "").startswith("custom_nodes") else {"cnr_id": "comfy-core"})},
+            "properties": {"Node name for S&R": cls},
             "widgets_values": widgets,
         }
         if node.get("_meta", {}).get("title"):

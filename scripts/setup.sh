@@ -13,6 +13,16 @@ PY="${PYTHON:-python3.11}"
 CONSTRAINTS="$ROOT/scripts/constraints.txt"
 mkdir -p "$STS_CACHE"
 
+# Headless Chromium for the frontend check (Debian package; playwright only drives it).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Debian's chromium"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "[setup] WARNING: chromium not found; install it (e.g. apt-get install chromium) for the frontend test"
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating venv $VENV"
   "$PY" -m venv "$VENV"
