@@ -332,7 +332,7 @@ def _derive(idn: FaceIdentity) -> _Derived:
     skin = _palette(_SKIN, idn.skin_tone).copy()
     skin += np.array([6, 2, -10]) * idn.skin_warmth + np.array([4, -4, 2]) * (-idn.skin_warmth)
     skin = np.clip(skin, 0, 255)
-    lip = skin * 0.72 + np.array([196, 80, 92]) * 0.28
+    lip = skin * 0.64 + np.array([196, 80, 92]) * 0.36
     lip = lip * (1 - 0.35 * idn.lip_redness) + np.array([176, 58, 70]) * 0.35 * idn.lip_redness
     lip = lip * (1.0 - 0.25 * max(idn.skin_tone - 0.5, 0))
     hair = _palette(_HAIR, idn.hair_tone)
@@ -355,7 +355,10 @@ def _derive(idn: FaceIdentity) -> _Derived:
     elif style in ("buzz", "bald", "receding"):
         vol = 0.006
     shell = skull_u * [ax + vol, ay + vol * 0.9, az + vol] + [0, yc - vol * 0.3, zc0]
-    keep = shell[:, 1] < (0.02 if style not in ("bald",) else -0.02)
+    if style == "bald":  # horseshoe: a ring around the back and sides, ear level and above
+        keep = (shell[:, 1] > -0.19) & (shell[:, 1] < 0.04) & (shell[:, 2] < zc0 + 0.02)
+    else:
+        keep = shell[:, 1] < 0.02
     hair_shell = shell[keep]
 
     # front hairline (frontal design, image left -> right), on the skull surface
@@ -544,7 +547,7 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     bridge_xy = np.column_stack([np.zeros(4), root_y + (tip_y - root_y) * t])
     bridge_dz = 0.012 + (prot - 0.012) * t ** 1.4
     g["bridge"] = _lift(bridge_xy, _face_depth(0.0, bridge_xy[:, 1], fw) + bridge_dz)
-    base_y = tip_y + 0.027 * (1 + 0.15 * idn.nose_length)
+    base_y = tip_y + 0.032 * (1 + 0.15 * idn.nose_length)
     sm = 0.004 * max(smile, 0)
     base_xy = np.array([[-nw, base_y - 0.008 - sm], [-nw * 0.45, base_y + 0.003], [0, base_y + 0.004],
                         [nw * 0.45, base_y + 0.003], [nw, base_y - 0.008 - sm]])
@@ -582,8 +585,8 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     x_in = tt * in_hw
     up_in = centre - up_lift * prof
     lo_in = centre + lo_drop * prof
-    tu = 0.017 * (0.55 + 0.9 * idn.lip_upper) * (1 - 0.5 * press) * (1 + 0.35 * rnd)
-    tl = 0.021 * (0.55 + 0.9 * idn.lip_lower) * (1 - 0.45 * press) * (1 + 0.35 * rnd) * (1 - 0.15 * jaw_open)
+    tu = 0.020 * (0.55 + 0.9 * idn.lip_upper) * (1 - 0.5 * press) * (1 + 0.35 * rnd)
+    tl = 0.025 * (0.55 + 0.9 * idn.lip_lower) * (1 - 0.45 * press) * (1 + 0.35 * rnd) * (1 - 0.15 * jaw_open)
     bow = (1 - tt * tt) ** 0.55 * (1 - 0.22 * np.exp(-(tt / 0.13) ** 2)) + 0.05 * np.exp(-((np.abs(tt) - 0.3) / 0.15) ** 2)
     x_out = tt * hw
     up_out = np.interp(x_out, x_in, up_in) - tu * bow
@@ -597,17 +600,24 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     g["lip_up_in"] = _on_face(np.column_stack([x_in, up_in]), fw, dz=lip_dz * 0.9)
     g["lip_lo_in"] = _on_face(np.column_stack([x_in, lo_in]), fw, dz=lip_dz * 0.9 - 0.01 * jaw_w)
     g["lip_lo_out"] = _on_face(np.column_stack([x_out, lo_out]), fw, dz=lip_dz - 0.012 * jaw_w)
-    # teeth and tongue, clipped to the opening column by column
+    # teeth and tongue, clipped to the opening column by column. The upper teeth are a band with
+    # an almost straight biting edge under the upper lip; lower teeth show only with ``teeth``.
     gap = lo_in - up_in
-    teeth_h = 0.013 + 0.004 * teeth
-    up_teeth_b = up_in + np.minimum(gap, teeth_h * (1 - np.abs(tt) ** 4))
-    lo_teeth_t = lo_in - np.minimum(gap, 0.5 * teeth_h * teeth * (1 - np.abs(tt) ** 4))
+    teeth_h = 0.012 + 0.006 * teeth
+    edge_up = up_in[6] + teeth_h - 0.008 * tt * tt                       # biting edge
+    up_teeth_b = np.clip(edge_up, up_in, lo_in)
+    edge_lo = lo_in[6] - teeth_h * (0.15 + 0.6 * teeth) + 0.008 * tt * tt
+    lo_teeth_t = np.clip(np.maximum(edge_lo, up_teeth_b + 0.003), up_in, lo_in)
     tng_t = lo_in - np.minimum(gap * 0.95, (0.015 + 0.02 * tongue) * tongue * (1 - tt * tt) ** 0.6)
-    tw = 0.82
-    g["teeth_up"] = _on_face(np.vstack([np.column_stack([x_in * tw, up_in]),
-                                        np.column_stack([x_in * tw, up_teeth_b])[::-1]]), fw, dz=0.0)
-    g["teeth_lo"] = _on_face(np.vstack([np.column_stack([x_in * tw, lo_teeth_t]),
-                                        np.column_stack([x_in * tw, lo_in])[::-1]]), fw, dz=-0.004)
+    tw = 0.86
+    xt = x_in * tw
+
+    def band(top, bot):
+        return np.vstack([np.column_stack([xt, top]), np.column_stack([xt, bot])[::-1]])
+
+    g["teeth_up"] = _on_face(band(up_in, up_teeth_b), fw, dz=0.0)
+    g["teeth_up_front"] = _on_face(band(up_in, up_teeth_b)[np.r_[4:9, 17:22]], fw, dz=0.0)  # incisors
+    g["teeth_lo"] = _on_face(band(lo_teeth_t, lo_in), fw, dz=-0.004)
     g["tongue"] = _on_face(np.vstack([np.column_stack([x_in * 0.85, tng_t]),
                                       np.column_stack([x_in * 0.85, lo_in])[::-1]]), fw, dz=-0.006)
     g["mouth_open"] = float(np.max(gap))
@@ -623,18 +633,22 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
                                [-hw - 0.028, centre[0] - 0.03], [-0.228 * fw, 0.10], [-0.272 * fw, 0.0]])
         g["beard"] = _on_face(np.vstack([jx, cheek_line]), fw, dz=0.008)
     elif d.beard == "goatee":
-        top_x = np.linspace(-hw * 0.62, hw * 0.62, 7)
-        top = np.column_stack([top_x, np.interp(top_x, x_out, lo_out) + 0.003])
-        chin_pts = dense[(np.abs(dense[:, 0]) < hw * 0.62) & (dense[:, 1] > 0.25)]
-        chin_pts = chin_pts[np.argsort(-chin_pts[:, 0])] + [0, 0.008]
+        # rounded chin patch, separated from the lower lip by a strip of skin
+        top_x = np.linspace(-hw * 0.75, hw * 0.75, 7)
+        top = np.column_stack([top_x, np.interp(top_x, x_out, lo_out) + 0.012 + 0.01 * (top_x / hw) ** 2])
+        sel = (np.abs(dense[:, 0]) < hw * 1.05) & (dense[:, 1] > 0.2)
+        chin_pts = dense[sel]
+        chin_pts = chin_pts[np.argsort(-chin_pts[:, 0])] + [0, 0.006]
         g["beard"] = _on_face(np.vstack([top, chin_pts]), fw, dz=0.008)
     if d.beard in ("moustache", "beard", "goatee"):
-        top = np.column_stack([np.linspace(-hw - 0.008, hw + 0.008, 9), np.full(9, base_y + 0.006)])
-        top[:, 1] += 0.004 * np.abs(np.linspace(-1, 1, 9)) ** 2
-        bot_x = np.linspace(hw + 0.012, -hw - 0.012, 9)
-        bot = np.column_stack([bot_x, np.interp(bot_x, x_out, up_out) + 0.002])
-        bot[[0, -1], 1] += 0.012
-        g["moustache"] = _on_face(np.vstack([top, bot]), fw, dz=0.018)
+        # bottom edge: just over the upper lip, drooping past the corners; top: mid-philtrum
+        bx = np.linspace(-hw - 0.012, hw + 0.012, 11)
+        lip_top = np.interp(bx, x_out, up_out)
+        v = bx / (hw + 0.012)
+        bot = np.column_stack([bx, lip_top + 0.002 + 0.014 * np.abs(v) ** 4])
+        top = np.column_stack([bx * 0.97, lip_top - 0.022 * (1 - 0.55 * v * v) - 0.004 * idn.hair_volume])
+        top[:, 1] = np.maximum(top[:, 1], base_y + 0.008)
+        g["moustache"] = _on_face(np.vstack([top, bot[::-1]]), fw, dz=0.016)
 
     # --- misc shading anchors ---
     g["chin_pt"] = g["jaw"][8:9]
@@ -924,6 +938,10 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
         if d.style in ("buzz", "receding"):
             _fill(img, hull, hair * 0.55 + skin * 0.45)
 
+    if "strands" in p:  # drawn before the face, so the forehead hides anything below the hairline
+        for i, st in enumerate(p["strands"]):
+            _line(img, st, hair * (0.78 if i % 2 else 1.18) + (0 if i % 2 else 10), 1.0 * lw)
+
     # --- ears (hidden behind the face when turned away) ---
     for e in p["ears"]:
         _fill(img, e, skin * 0.95)
@@ -933,17 +951,17 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
 
     # --- face skin ---
     if d.style == "bald":
-        face = head_hull
+        # whole skull in skin, the hair ring over it, then the front of the head over the ring
+        _fill(img, head_hull, skin)
+        _fill(mask, head_hull, 255)
+        ring = _hull(p["hair_shell"])
+        _fill(img, ring, hair * 0.7 + skin * 0.3)
+        front = p["skull"][d.skull[:, 2] > -0.03]
+        face = _hull(np.vstack([front, p["jaw_dense"], p["cheeks"]]))
     else:
         face = _hull(np.vstack([p["jaw_dense"], p["hairline"], p["cheeks"]]))
     _fill(img, face, skin)
     _fill(mask, face, 255)
-    if d.style == "bald":  # side hair patches
-        for s in (-1, 1):
-            patch = np.array([[s * 0.28, -0.13, -0.02], [s * 0.30, -0.02, -0.04], [s * 0.29, 0.04, -0.1],
-                              [s * 0.25, 0.03, -0.2], [s * 0.27, -0.12, -0.12]]) * [d.fw, 1, 1]
-            pp = proj(patch)
-            _fill(img, pp, hair * 0.6 + skin * 0.4)
 
     # blush
     if idn.blush > 0.05:
@@ -981,9 +999,10 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
     yawv = float(m[MOTION_INDEX["yaw"]]) / 25.0
     for s, side in zip((-1, 1), p["nose_sides"]):
         far = max(0.0, s * yawv)
-        lit = 0.5 + 0.5 * s * np.sign(scene.light_x) if scene.light_x != 0 else 0.5
-        sh_line(side, base_shade * (0.86 - 0.08 * lit - 0.12 * far), 2.5 + 2 * far)
+        away = 0.5 - 0.5 * s * np.sign(scene.light_x)  # 1 on the side away from the light
+        sh_line(side, base_shade * (0.84 - 0.1 * away - 0.12 * far), 3.0 + 2 * far)
     sh_line(p["bridge"][:3], base_shade * 1.10, 2.0)
+    sh_line(np.vstack([p["alae"][0][-3:], p["nose_base"][1:4], p["alae"][1][-3:][::-1]]), base_shade * 0.84, 2.0)
     sh_ell(p["tip_ball"][0], 0.016 * S, 0.013 * S, base_shade * 1.08)
     nb = p["nose_base"]
     sh_ell(nb[2] + [0, 0.012 * S], 0.04 * S, 0.012 * S, base_shade * 0.80)
@@ -1047,8 +1066,9 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
         _fill(img, np.vstack([ui, li[::-1]]), (52, 18, 20))
         if float(m[MOTION_INDEX["tongue"]]) > 0.05:
             _fill(img, p["tongue"], (178, 84, 92))
-        _fill(img, p["teeth_up"], (226, 220, 206))
-        _fill(img, p["teeth_lo"], (212, 206, 192))
+        _fill(img, p["teeth_up"], (176, 168, 156))
+        _fill(img, p["teeth_up_front"], (222, 214, 198))
+        _fill(img, p["teeth_lo"], (188, 180, 166))
     _fill(img, np.vstack([uo, ui[::-1]]), d.lip * 0.9)
     _fill(img, np.vstack([li, lo[::-1]]), d.lip)
     _line(img, ui[1:12] if g["mouth_open"] > 0.0015 else ui, d.lip * 0.45, 1.2 * lw)
@@ -1061,9 +1081,6 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
     # --- hair in front ---
     if "fringe" in p:
         _fill(img, p["fringe"], hair)
-    if "strands" in p:
-        for i, st in enumerate(p["strands"]):
-            _line(img, st, hair * (0.78 if i % 2 else 1.18) + (0 if i % 2 else 10), 1.0 * lw)
 
     # --- apply shading ---
     shade = cv2.GaussianBlur(shade, (0, 0), 0.012 * S * hs + 0.5)
