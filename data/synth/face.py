@@ -488,8 +488,8 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
 
     # --- eyes ---
     es = 1.0 + 0.22 * idn.eye_size
-    ew = 0.052 * (1 + 0.12 * idn.eye_size)
-    hu = 0.021 * es * (1 + 0.25 * idn.eye_roundness)
+    ew = 0.056 * (1 + 0.12 * idn.eye_size)
+    hu = 0.022 * es * (1 + 0.25 * idn.eye_roundness)
     hl = 0.011 * es * (1 + 0.25 * idn.eye_roundness)
     ex = _EYE_X * (1 + 0.15 * idn.eye_spacing)
     ey = _EYE_Y - 0.02 * idn.eye_height + (d.eye_off[1] if d.eye_off is not None else 0.0)
