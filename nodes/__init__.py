@@ -9,12 +9,16 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 
 from .. import host
+from .portrait import LoadPortraitModel, SpeechEncode, SpeechToPortrait
 from .speech import LoadSpeech
 
 host.register_model_folder()
 
 NODES: list[type[io.ComfyNode]] = [
     LoadSpeech,
+    LoadPortraitModel,
+    SpeechEncode,
+    SpeechToPortrait,
 ]
 
 

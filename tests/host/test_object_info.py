@@ -2,7 +2,7 @@
 
 from see_the_speaker.harness.server import PACK_LINK_NAME
 
-EXPECTED_NODES = {"STS_LoadSpeech"}
+EXPECTED_NODES = {"STS_LoadSpeech", "STS_LoadPortraitModel", "STS_SpeechEncode", "STS_SpeechToPortrait"}
 
 
 def _pack_nodes(info):

@@ -1,0 +1,514 @@
+"""Train stage 1 (SCFP: speech -> portrait; See the Speaker, arXiv 2510.26819) phase by phase.
+
+    python -m see_the_speaker.training.train_scfp --corpus DIR --out runs/scfp --phase all
+
+Phases (each resumable in its own run folder `<out>/<phase>/`, metrics in metrics.jsonl, sample
+grids in samples/; single process or `torchrun --nproc_per_node=N -m ...` DDP):
+
+* `cache`       pick and decode portraits + audio once (training/scfp_data.py)
+* `autoencoder` KL autoencoder f=8 on portraits (random 128² crops of the 256² crops; L1 +
+                image-gradient L1 + small KL)
+* `conre`       ConRe: speech encoder + face encoder; speaker-level contrastive loss (InfoNCE
+                with every same-speaker pair positive) + reconstruction of the face from speech
+                (synthetic identity attributes when the corpus has them, else the face
+                embedding); speech augmentation: additive noise, spectral tilt/EQ, time masks
+* `denoiser`    fits the face prior μ (mean latent), trains SAW (β regression), then the latent
+                denoiser on r = z − β·μ with β drawn from {SAW(s), β⁰, 0, U(0,1)} and CFG
+                condition dropout; keeps an EMA of the denoiser
+* `export`      the bundle (training/export_scfp.py)
+
+Budgets are in minutes per phase (`--ae-minutes` …); a phase stops at its step count or its
+time budget, whichever comes first, and a rerun resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checkpoint import config_from_dict
+from ..models.scfp import SCFP, SCFPConfig
+from ..models.speech_encoder import pool_segments
+from .runtime import Runtime, RuntimeConfig
+from .scfp_data import PortraitCache, build_cache
+
+PHASES = ("cache", "autoencoder", "conre", "denoiser", "export")
+
+
+# ------------------------------------------------------------------------------------------------
+# shared helpers
+
+def load_config(out: str) -> SCFPConfig:
+    path = os.path.join(out, "scfp_config.json")
+    if os.path.exists(path):
+        return config_from_dict(SCFPConfig, json.load(open(path)))
+    cfg = SCFPConfig()
+    os.makedirs(out, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(asdict(cfg), f, indent=1)
+    return cfg
+
+
+def load_phase(out: str, phase: str, modules: dict[str, nn.Module], prefer: dict[str, str] | None = None) -> None:
+    """Load modules from a finished phase's state (`prefer` maps module -> stored name, e.g. EMA)."""
+    from safetensors.torch import load_file
+
+    path = os.path.join(out, phase, "state.safetensors")
+    if not os.path.exists(path):
+        raise SystemExit(f"phase {phase!r} has no state in {os.path.dirname(path)}; run it first")
+    tensors = load_file(path)
+    for name, m in modules.items():
+        stored = (prefer or {}).get(name, name)
+        prefix = f"module.{stored}."
+        m.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+
+
+class Budget:
+    def __init__(self, minutes: float):
+        self.end = time.time() + minutes * 60
+
+    def over(self) -> bool:
+        return time.time() > self.end
+
+
+def save_grid(path: str, images: torch.Tensor, cols: int) -> None:
+    """images [N, 3, H, W] 0..1 -> one PNG grid."""
+    import cv2
+
+    n, _, h, w = images.shape
+    rows = math.ceil(n / cols)
+    grid = np.zeros((rows * h, cols * w, 3), np.uint8)
+    for i, im in enumerate(images.clamp(0, 1).mul(255).byte().permute(0, 2, 3, 1).cpu().numpy()):
+        grid[(i // cols) * h:(i // cols + 1) * h, (i % cols) * w:(i % cols + 1) * w] = im
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    cv2.imwrite(path, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+
+
+def faces_tensor(cache: PortraitCache, idx, size: int | None = None) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(cache.faces[idx]))
+    x = x.permute(0, 3, 1, 2).float().div_(255)  # [B, 3, S, S]
+    if size is not None and size != x.shape[-1]:
+        x = F.interpolate(x, size=(size, size), mode="area")
+    return x
+
+
+# ------------------------------------------------------------------------------------------------
+# speech augmentation (training only)
+
+def augment_wave(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Additive noise at a random SNR (white or brown), half the time."""
+    if rng.random() < 0.5:
+        return wave
+    snr_db = rng.uniform(10, 35)
+    noise = rng.standard_normal(wave.shape[0]).astype(np.float32)
+    if rng.random() < 0.5:
+        noise = np.cumsum(noise)
+        noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
+    p_sig = float(np.mean(wave ** 2)) + 1e-10
+    p_noise = float(np.mean(noise ** 2)) + 1e-10
+    return wave + noise * math.sqrt(p_sig / p_noise / 10 ** (snr_db / 10))
+
+
+def augment_mel(mel: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """mel [B, M, F]: random spectral tilt + smooth EQ (±6 dB) and two time masks per item."""
+    b, m, f = mel.shape
+    x = torch.linspace(-1, 1, m)
+    tilt = (torch.rand(b, 1, generator=gen) * 2 - 1) * 0.7 * x[None]  # nats across the band
+    bumps = sum((torch.rand(b, 1, generator=gen) * 2 - 1) * 0.4 * torch.cos(k * math.pi * (x[None] + 1) / 2)
+                for k in (2, 3, 4))
+    mel = mel + (tilt + bumps).unsqueeze(-1)
+    for _ in range(2):
+        w = (torch.rand(b, generator=gen) * 0.08 * f).long()
+        s = (torch.rand(b, generator=gen) * f).long()
+        t = torch.arange(f)[None]
+        mask = (t >= s[:, None]) & (t < (s + w)[:, None])
+        mel = torch.where(mask.unsqueeze(1), mel.amin(dim=(1, 2), keepdim=True), mel)
+    return mel
+
+
+def speech_batch(model: SCFP, cache: PortraitCache, clips: np.ndarray, rng: np.random.Generator,
+                 seconds: float, augment: bool, gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random `seconds` crops of clips -> (log-mel [B, 80, F], lengths [B])."""
+    sr = cache.sample_rate
+    n = int(seconds * sr)
+    batch = np.zeros((len(clips), n), np.float32)
+    lens = []
+    for i, c in enumerate(clips):
+        a = cache.clip_audio(int(c))
+        if a.shape[0] > n:
+            s = int(rng.integers(0, a.shape[0] - n + 1))
+            a = a[s:s + n]
+        if augment:
+            a = augment_wave(a, rng)
+        batch[i, :a.shape[0]] = a
+        lens.append(a.shape[0] // model.front_end.hop_length + 1)
+    mel = model.logmel(torch.from_numpy(batch))
+    lengths = torch.tensor(lens).clamp(max=mel.shape[-1])
+    if augment:
+        mel = augment_mel(mel, gen)
+    return mel, lengths
+
+
+# ------------------------------------------------------------------------------------------------
+# phase: autoencoder
+
+def train_autoencoder(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
+    from ..models.portrait_autoencoder import PortraitAutoencoder, gradient_loss, kl_loss
+
+    rt = Runtime(RuntimeConfig(os.path.join(args.out, "autoencoder"), args.seed, args.device, args.amp, args.threads))
+    ae = PortraitAutoencoder(cfg.autoencoder)
+    model = rt.wrap(ae)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.ae_lr, weight_decay=0.0)
+    step = rt.resume({"autoencoder": model}, {"opt": opt})
+    train = cache.portraits_of("train")
+    val = cache.portraits_of(("val", "test"))[:8]
+    rng = np.random.default_rng([args.seed, rt.rank, step])
+    budget = Budget(args.ae_minutes)
+    crop = args.ae_crop
+    t0, seen = time.time(), 0
+    while step < args.ae_steps and not budget.over():
+        idx = rng.choice(train, size=args.ae_batch)
+        x = faces_tensor(cache, np.sort(idx))
+        ys, xs = rng.integers(0, x.shape[-1] - crop + 1, size=2)
+        x = x[..., ys:ys + crop, xs:xs + crop]
+        if rng.random() < 0.5:
+            x = x.flip(-1)
+        x = x.to(rt.device)
+        with rt.autocast():
+            rec, mean, logvar = model(x)
+            l1 = (rec - x).abs().mean()
+            loss = l1 + gradient_loss(rec, x) + cfg.autoencoder.kl_weight * kl_loss(mean, logvar)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += len(idx)
+        if step % args.log_every == 0:
+            rt.log(step, phase="autoencoder", loss=loss.item(), l1=l1.item(), img_per_s=seen / (time.time() - t0))
+        if step % args.save_every == 0:
+            rt.save_state(step, {"autoencoder": model}, {"opt": opt})
+    rt.save_state(step, {"autoencoder": model}, {"opt": opt})
+    if rt.is_main and len(val):
+        with torch.no_grad():
+            x = faces_tensor(cache, val).to(rt.device)
+            rec = rt.unwrap(model).decode(rt.unwrap(model).encode(x)[0])
+            psnr = -10 * torch.log10(((rec.clamp(0, 1) - x) ** 2).mean()).item()
+        rt.log(step, phase="autoencoder", val_psnr=psnr)
+        save_grid(os.path.join(rt.cfg.out_dir, "samples", f"recon_{step:06d}.png"), torch.cat([x, rec]), len(val))
+
+
+# ------------------------------------------------------------------------------------------------
+# phase: ConRe
+
+class ConReHeads(nn.Module):
+    """Training-only heads: projections for the contrastive loss and the reconstruction regressors."""
+
+    def __init__(self, dim: int, n_attr: int):
+        super().__init__()
+        self.speech_proj = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.face_proj = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.recon = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, max(n_attr, dim)))
+        self.log_temp = nn.Parameter(torch.tensor(math.log(0.1)))
+
+
+def supcon(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, log_temp: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE between a [B, D] and b [B, D] where every same-label pair is positive."""
+    a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+    logits = a @ b.T / log_temp.exp().clamp(min=0.02)
+    pos = (labels[:, None] == labels[None]).float()
+    lp_ab = logits.log_softmax(1)
+    lp_ba = logits.T.log_softmax(1)
+    return -((lp_ab * pos).sum(1) / pos.sum(1)).mean() / 2 - ((lp_ba * pos).sum(1) / pos.sum(1)).mean() / 2
+
+
+def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
+    rt = Runtime(RuntimeConfig(os.path.join(args.out, "conre"), args.seed, args.device, args.amp, args.threads))
+    scfp = SCFP(cfg)
+    n_attr = cache.attributes.shape[1]
+    heads = ConReHeads(cfg.speech.dim, n_attr)
+    speech, face = rt.wrap(scfp.speech_encoder), rt.wrap(scfp.face_encoder)
+    heads = rt.wrap(heads)
+    params = list(speech.parameters()) + list(face.parameters()) + list(heads.parameters())
+    opt = torch.optim.AdamW(params, lr=args.conre_lr, weight_decay=0.01)
+    mods = {"speech_encoder": speech, "face_encoder": face, "heads": heads}
+    step = rt.resume(mods, {"opt": opt})
+    train_clips = cache.clips_of("train")
+    attr = torch.from_numpy(cache.attributes)
+    a_mu, a_sd = attr[train_clips].mean(0), attr[train_clips].std(0) + 1e-3
+    faces_of = {s: np.flatnonzero(cache.face_speaker == s) for s in np.unique(cache.clip_speaker)}
+    clips_of = {s: train_clips[cache.clip_speaker[train_clips] == s] for s in np.unique(cache.clip_speaker[train_clips])}
+    train_speakers = np.array(sorted(clips_of))
+    rng = np.random.default_rng([args.seed, rt.rank, step])
+    gen = torch.Generator().manual_seed(args.seed * 1000 + rt.rank + step)
+    p = min(args.conre_speakers, len(train_speakers))
+    budget = Budget(args.conre_minutes)
+    while step < args.conre_steps and not budget.over():
+        spk = rng.choice(train_speakers, size=p, replace=False)
+        clips = np.concatenate([rng.choice(clips_of[s], size=args.conre_per_speaker) for s in spk])
+        labels = torch.from_numpy(cache.clip_speaker[clips])
+        mel, lengths = speech_batch(scfp, cache, clips, rng, args.conre_seconds, augment=True, gen=gen)
+        fidx = np.array([rng.choice(faces_of[int(cache.clip_speaker[c])]) for c in clips])
+        img = faces_tensor(cache, fidx, cfg.face.size)
+        if rng.random() < 0.5:
+            img = img.flip(-1)
+        with rt.autocast():
+            utt, _, _ = speech(mel.to(rt.device), lengths.to(rt.device))
+            femb = face(img.to(rt.device))
+            h = rt.unwrap(heads)
+            l_con = supcon(h.speech_proj(utt), h.face_proj(femb), labels.to(rt.device), h.log_temp)
+            pred = h.recon(utt)
+            if n_attr:
+                target = ((attr[clips] - a_mu) / a_sd).to(rt.device)
+                l_rec = F.mse_loss(pred[:, :n_attr], target)
+            else:
+                l_rec = F.mse_loss(pred, F.layer_norm(femb.detach(), femb.shape[-1:]))
+            loss = l_con + args.conre_recon_weight * l_rec
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        if step % args.log_every == 0:
+            rt.log(step, phase="conre", loss=loss.item(), contrastive=l_con.item(), recon=l_rec.item(),
+                   temp=h.log_temp.exp().item())
+        if step % args.save_every == 0:
+            rt.save_state(step, mods, {"opt": opt})
+        if step % args.eval_every == 0 and rt.is_main:
+            rt.log(step, phase="conre", **conre_eval(scfp, rt.unwrap(heads), cache, a_mu, a_sd, rt.device))
+    rt.save_state(step, mods, {"opt": opt})
+    if rt.is_main:
+        rt.log(step, phase="conre", **conre_eval(scfp, rt.unwrap(heads), cache, a_mu, a_sd, rt.device))
+
+
+@torch.no_grad()
+def conre_eval(scfp: SCFP, heads: ConReHeads, cache: PortraitCache, a_mu, a_sd, device) -> dict:
+    """Held-out speakers: speech->face top-1 among them (ConRe space) and attribute R² (mean over attributes)."""
+    scfp.eval()
+    clips = cache.clips_of(("val", "test"))
+    if len(clips) < 2:
+        return {}
+    rng = np.random.default_rng(0)
+    mel, lengths = speech_batch(scfp, cache, clips, rng, 8.0, augment=False)
+    utt, _, _ = scfp.speech_encoder(mel.to(device), lengths.to(device))
+    spk = cache.clip_speaker[clips]
+    uniq = np.unique(spk)
+    fimg = faces_tensor(cache, np.array([np.flatnonzero(cache.face_speaker == s)[0] for s in uniq]), scfp.cfg.face.size)
+    fe = F.normalize(heads.face_proj(scfp.face_encoder(fimg.to(device))), dim=-1)
+    se = F.normalize(heads.speech_proj(utt), dim=-1)
+    top1 = float(((se @ fe.T).argmax(1).cpu().numpy() == np.searchsorted(uniq, spk)).mean())
+    out = {"heldout_top1_conre": top1, "heldout_speakers": len(uniq)}
+    n_attr = cache.attributes.shape[1]
+    if n_attr:
+        y = ((torch.from_numpy(cache.attributes[clips]) - a_mu) / a_sd).numpy()
+        pred = heads.recon(utt)[:, :n_attr].cpu().numpy()
+        r2 = 1 - ((y - pred) ** 2).sum(0) / (((y - y.mean(0)) ** 2).sum(0) + 1e-9)
+        out["heldout_attr_r2_mean"] = float(np.mean(r2))
+        out["heldout_attr_r2_top8"] = float(np.mean(np.sort(r2)[-8:]))
+    scfp.train()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# phase: denoiser (+ prior and SAW)
+
+@torch.no_grad()
+def precompute(scfp: SCFP, cache: PortraitCache, args, device) -> dict:
+    """Latents of every portrait and speech conditions (clean + augmented) of every clip."""
+    scfp.eval()
+    lat = []
+    for i in range(0, len(cache.faces), 32):
+        x = faces_tensor(cache, np.arange(i, min(i + 32, len(cache.faces)))).to(device)
+        lat.append(scfp.autoencoder.encode(x)[0].cpu())
+    latents = torch.cat(lat)  # [P, 4, 32, 32] unscaled
+    rng = np.random.default_rng(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    n_clips = len(cache.clip_speaker)
+    utts, toks = [], []
+    for v in range(1 + args.speech_variants):
+        u_v, t_v = [], []
+        for i in range(0, n_clips, 32):
+            clips = np.arange(i, min(i + 32, n_clips))
+            mel, lengths = speech_batch(scfp, cache, clips, rng, scfp.cfg.window_seconds, augment=v > 0, gen=gen)
+            u, t, m = scfp.speech_encoder(mel.to(device), lengths.to(device))
+            u_v.append(u.cpu())
+            t_v.append(pool_segments(t.cpu(), m.cpu(), scfp.cfg.denoiser.n_tokens))
+        utts.append(torch.cat(u_v))
+        toks.append(torch.cat(t_v))
+    return {"latents": latents, "utterance": torch.stack(utts), "tokens": torch.stack(toks)}  # [V, C, ...]
+
+
+def train_denoiser(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
+    rt = Runtime(RuntimeConfig(os.path.join(args.out, "denoiser"), args.seed, args.device, args.amp, args.threads))
+    scfp = SCFP(cfg)
+    load_phase(args.out, "autoencoder", {"autoencoder": scfp.autoencoder})
+    load_phase(args.out, "conre", {"speech_encoder": scfp.speech_encoder, "face_encoder": scfp.face_encoder})
+    scfp.to(rt.device)
+    pre_path = os.path.join(rt.cfg.out_dir, "precomputed.safetensors")
+    if os.path.exists(pre_path):
+        from safetensors.torch import load_file
+        pre = load_file(pre_path)
+    else:
+        pre = precompute(scfp, cache, args, rt.device)
+        if rt.is_main:
+            from safetensors.torch import save_file
+            save_file({k: v.contiguous() for k, v in pre.items()}, pre_path)
+    train_faces = cache.portraits_of("train")
+    if not bool(scfp.prior.fitted):
+        scfp.prior.fit(pre["latents"][train_faces].to(rt.device))
+    z_all = pre["latents"].to(rt.device) / scfp.prior.latent_scale  # scaled [P, 4, 32, 32]
+    utt_all, tok_all = pre["utterance"].to(rt.device), pre["tokens"].to(rt.device)  # [V, C, D], [V, C, M, D]
+    clips_of = {s: np.flatnonzero(cache.clip_speaker == s) for s in np.unique(cache.clip_speaker)}
+    face_spk = cache.face_speaker
+    denoiser = rt.wrap(scfp.denoiser)
+    saw = rt.wrap(scfp.saw)
+    ema = copy.deepcopy(scfp.denoiser).requires_grad_(False)
+    opt = torch.optim.AdamW(list(denoiser.parameters()) + list(saw.parameters()), lr=args.den_lr, weight_decay=0.0)
+    mods = {"denoiser": denoiser, "saw": saw, "ema": ema, "prior": scfp.prior}
+    step = rt.resume(mods, {"opt": opt})
+    rng = np.random.default_rng([args.seed, rt.rank, step])
+    gen = torch.Generator(device=rt.device).manual_seed(args.seed * 1000 + rt.rank + step)
+    budget = Budget(args.den_minutes)
+    t0, seen = time.time(), 0
+    v_count = utt_all.shape[0]
+    while step < args.den_steps and not budget.over():
+        fidx = rng.choice(train_faces, size=args.den_batch)
+        clips = np.array([rng.choice(clips_of[int(face_spk[f])]) for f in fidx])  # any utterance of the speaker
+        var = rng.integers(0, v_count, size=len(fidx))
+        z = z_all[fidx]
+        utt, tok = utt_all[var, clips], tok_all[var, clips]
+        beta_saw = saw(utt)  # [B, 4]
+        l_saw = F.mse_loss(beta_saw, scfp.prior.beta_target(z))
+        mode = torch.from_numpy(rng.choice(4, size=len(fidx), p=[0.4, 0.2, 0.2, 0.2])).to(rt.device)
+        beta = torch.where((mode == 0)[:, None], beta_saw.detach(), torch.where(
+            (mode == 1)[:, None], scfp.prior.beta0.expand_as(beta_saw), torch.where(
+                (mode == 2)[:, None], torch.zeros_like(beta_saw), torch.rand(beta_saw.shape, generator=gen, device=rt.device))))
+        r = z - scfp.prior.offset(beta)
+        with rt.autocast():
+            l_den = scfp.diffusion.loss(denoiser, r, {"utterance": utt, "tokens": tok, "beta": beta,
+                                                       "null": rt.unwrap(denoiser).null_condition(len(fidx))}, gen)
+        loss = l_den + l_saw
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(denoiser.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            d = min(args.ema, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), rt.unwrap(denoiser).parameters()):
+                pe.lerp_(pm, 1 - d)
+        step += 1
+        seen += len(fidx)
+        if step % args.log_every == 0:
+            rt.log(step, phase="denoiser", loss=l_den.item(), saw=l_saw.item(), samples_per_s=seen / (time.time() - t0))
+        if step % args.save_every == 0:
+            rt.save_state(step, mods, {"opt": opt})
+        if step % args.eval_every == 0 and rt.is_main:
+            denoiser_samples(scfp, ema, cache, pre, rt, step)
+    rt.save_state(step, mods, {"opt": opt})
+    if rt.is_main:
+        denoiser_samples(scfp, ema, cache, pre, rt, step)
+
+
+@torch.no_grad()
+def denoiser_samples(scfp: SCFP, ema: nn.Module, cache: PortraitCache, pre: dict, rt: Runtime, step: int) -> None:
+    """Grid: per held-out speaker, the true portrait then 3 samples (adaptive β, 20 steps); logs latent MSE."""
+    live = scfp.denoiser
+    scfp.denoiser = ema
+    scfp.eval()
+    clips = cache.clips_of(("val", "test"))
+    spk = cache.clip_speaker[clips]
+    _, first = np.unique(spk, return_index=True)
+    clips = clips[first][:6]
+    rows, err = [], []
+    for c in clips:
+        utt, tok = pre["utterance"][0, c], pre["tokens"][0, c]
+        img, _ = scfp.sample((utt, tok[None].squeeze(0)), n=3, seed=0, steps=20)
+        true = faces_tensor(cache, np.flatnonzero(cache.face_clip == c)[:1])
+        rows += [true, img.permute(0, 3, 1, 2)]
+        err.append(((img.permute(0, 3, 1, 2) - true) ** 2).mean().item())
+    save_grid(os.path.join(rt.cfg.out_dir, "samples", f"samples_{step:06d}.png"), torch.cat(rows), 4)
+    rt.log(step, phase="denoiser", heldout_pixel_mse=float(np.mean(err)))
+    scfp.denoiser = live
+    scfp.train()
+
+
+# ------------------------------------------------------------------------------------------------
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", default="~/.cache/see-the-speaker/corpus/standard", help="corpus directory")
+    p.add_argument("--out", default="runs/scfp", help="run folder (one subfolder per phase)")
+    p.add_argument("--phase", default="all", help=f"one of {PHASES} or 'all' (cache, autoencoder, conre, denoiser, export)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--amp", default="none", choices=["none", "fp16", "bf16"])
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    p.add_argument("--frames-per-clip", type=int, default=2, help="portraits cached per clip")
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--eval-every", type=int, default=500)
+    # autoencoder
+    p.add_argument("--ae-steps", type=int, default=100000)
+    p.add_argument("--ae-minutes", type=float, default=30.0)
+    p.add_argument("--ae-batch", type=int, default=16)
+    p.add_argument("--ae-crop", type=int, default=128, help="training crop side (fully convolutional AE)")
+    p.add_argument("--ae-lr", type=float, default=1e-3)
+    # conre
+    p.add_argument("--conre-steps", type=int, default=100000)
+    p.add_argument("--conre-minutes", type=float, default=20.0)
+    p.add_argument("--conre-speakers", type=int, default=16, help="speakers per batch")
+    p.add_argument("--conre-per-speaker", type=int, default=2, help="clips per speaker per batch")
+    p.add_argument("--conre-seconds", type=float, default=3.0, help="speech crop length")
+    p.add_argument("--conre-lr", type=float, default=1e-3)
+    p.add_argument("--conre-recon-weight", type=float, default=1.0)
+    # denoiser
+    p.add_argument("--den-steps", type=int, default=1000000)
+    p.add_argument("--den-minutes", type=float, default=60.0)
+    p.add_argument("--den-batch", type=int, default=32)
+    p.add_argument("--den-lr", type=float, default=5e-4)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--speech-variants", type=int, default=2, help="augmented speech conditions per clip (+ clean)")
+    # export
+    p.add_argument("--export", default="weights/scfp_default.safetensors", help="bundle path written by the export phase")
+
+
+def run(args: argparse.Namespace) -> int:
+    phases = PHASES if args.phase == "all" else tuple(args.phase.split(","))
+    args.out = os.path.expanduser(args.out)
+    cfg = load_config(args.out)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cache = build_cache(args.corpus, os.path.join(args.out, "cache"), args.frames_per_clip, cfg.image_size)
+    for phase in phases:
+        t0 = time.time()
+        if phase == "autoencoder":
+            train_autoencoder(args, cfg, cache)
+        elif phase == "conre":
+            train_conre(args, cfg, cache)
+        elif phase == "denoiser":
+            train_denoiser(args, cfg, cache)
+        elif phase == "export":
+            from .export_scfp import export
+            export(args.out, args.export)
+        elif phase != "cache":
+            raise SystemExit(f"unknown phase {phase!r}; choose from {PHASES}")
+        print(f"[train_scfp] phase {phase} done in {time.time() - t0:.0f} s", flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="train_scfp", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
