@@ -628,9 +628,9 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
         if d.beard == "beard":  # volume below the jaw line
             jx[:, 1] += 0.014 * np.clip(jx[:, 1] / 0.3, 0, 1)
             jx[:, 0] *= 1.03
-        cheek_line = np.array([[0.272 * fw, 0.0], [0.228 * fw, 0.10], [hw + 0.028, centre[-1] - 0.03],
+        cheek_line = np.array([[0.274 * fw, 0.0], [0.255 * fw, 0.10], [0.19 * fw, 0.165], [hw + 0.026, centre[-1] - 0.012],
                                [hw * 0.55, base_y + 0.014], [-hw * 0.55, base_y + 0.014],
-                               [-hw - 0.028, centre[0] - 0.03], [-0.228 * fw, 0.10], [-0.272 * fw, 0.0]])
+                               [-hw - 0.026, centre[0] - 0.012], [-0.19 * fw, 0.165], [-0.255 * fw, 0.10], [-0.274 * fw, 0.0]])
         g["beard"] = _on_face(np.vstack([jx, cheek_line]), fw, dz=0.008)
     elif d.beard == "goatee":
         # rounded chin patch, separated from the lower lip by a strip of skin
@@ -963,14 +963,11 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
     _fill(img, face, skin)
     _fill(mask, face, 255)
 
-    # blush
+    # blush: soft reddish patches on the cheeks
     if idn.blush > 0.05:
         for q in p["cheek_hl"]:
-            ax = 0.05 * S
-            cv2.ellipse(img, tuple(int(v) for v in _ip(q + [0, 0.02 * S]).ravel()),
-                        (int(ax * _ONE), int(ax * 0.7 * _ONE)), 0, 0, 360,
-                        _col(skin * (1 - 0.06 * idn.blush) + np.array([220, 90, 100]) * 0.06 * idn.blush),
-                        -1, cv2.LINE_AA, _SHIFT)
+            _soft_fill(img, _ellipse_pts(q[0], q[1] + 0.015 * S, 0.042 * S, 0.03 * S, n=12),
+                       skin * np.array([1.0, 0.80, 0.82]), 0.45 * idn.blush, 0.02 * S)
 
     # --- facial hair base ---
     if "beard" in p:
