@@ -53,7 +53,7 @@ def decode_audio(path: str, start: float = 0.0, duration: float = 0.0) -> Decode
         raise AudioDecodeError(f"{name}: duration must be a finite number of seconds >= 0, got {duration}")
 
     try:
-        container = av.open(path, mode="r")
+        container = av.open(path, mode="r", metadata_errors="replace")  # bad tags must not stop us
     except av.error.FFmpegError as e:
         raise AudioDecodeError(f"{name}: not a readable audio or video file ({_reason(e)})") from None
     with container:
@@ -66,17 +66,24 @@ def decode_audio(path: str, start: float = 0.0, duration: float = 0.0) -> Decode
         rate = channels = None
         first_sample = last_sample = None  # window in samples, set once the rate is known
         kept = position = 0
-        resampler = None
+        resampler = resampler_setup = out_layout = None
         reached_end = True
         try:
             for frame in container.decode(stream):
                 if rate is None:
                     rate, channels = frame.sample_rate, len(frame.layout.channels)
-                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=rate)
+                    out_layout = frame.layout.name
                     first_sample = int(round(start * rate))
                     last_sample = int(round((start + duration) * rate)) if duration > 0 else None
+                setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+                if setup != resampler_setup:  # first frame, or the stream changed format mid-way
+                    # Packed float output: one plane whatever the channel count (PyAV's planar
+                    # path reads past FFmpeg's 8 inline plane pointers on > 8 channels), always
+                    # in the first frame's layout and rate.
+                    resampler = av.AudioResampler(format="flt", layout=out_layout, rate=rate)
+                    resampler_setup = setup
                 for out in resampler.resample(frame):
-                    data = out.to_ndarray()  # [C, n] float32 (planar)
+                    data = out.to_ndarray().reshape(-1, channels).T  # [C, n] float32
                     n = data.shape[1]
                     lo, hi = max(first_sample - position, 0), n
                     if last_sample is not None:

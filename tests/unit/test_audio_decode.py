@@ -101,3 +101,12 @@ def test_resample_length():
     x = torch.from_numpy(media.speechlike(1.0, 48000).T.copy())
     assert resample(x, 48000, 16000).shape == (1, 16000)
     assert resample(x, 16000, 16000) is x
+
+
+def test_more_than_eight_channels(tmp_path):
+    """Regression: PyAV's planar path read past FFmpeg's 8 inline planes and crashed (fuzzer find)."""
+    path = media.write_soundfile(str(tmp_path / "twelve.wav"), 0.5, 16000, channels=12)
+    for _ in range(3):
+        d = decode_audio(path)
+        assert d.waveform.shape == (12, 8000)
+        np.testing.assert_allclose(d.waveform[11].numpy(), media.speechlike(0.5, 16000, 12)[:, 11], atol=1e-4)
