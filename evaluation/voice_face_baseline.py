@@ -3,7 +3,7 @@
 How much of a speaker's face can a *simple* model read from their voice? On a synthetic corpus
 (identity ground truth in ``index.json``), per clip:
 
-* utterance-level audio statistics (:func:`audio_statistics`): mean and std of 40 log-mel bands
+* utterance-level audio statistics (:func:`audio_statistics`): mean and std of 24 log-mel bands
   over speech frames, F0 statistics from a normalised-autocorrelation pitch tracker (median,
   spread and percentiles of log F0, voiced fraction), speaking rate (energy peaks per second of
   speech), speech fraction, spectral centroid/flatness;
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-N_MELS = 40
+N_MELS = 24
 N_FFT = 512
 HOP = 160  # 10 ms at 16 kHz
 
@@ -143,23 +143,32 @@ def auc_score(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def grouped_cv_alpha(x: np.ndarray, y: np.ndarray, groups: np.ndarray, alphas=(0.1, 1, 10, 100, 1000, 1e4), folds: int = 5) -> float:
-    """Ridge strength with the best mean R² (over columns) in speaker-grouped CV."""
+def grouped_cv_alpha(x: np.ndarray, y: np.ndarray, groups: np.ndarray, alphas=(0.1, 1, 10, 100, 1000, 1e4), folds: int = 5) -> np.ndarray:
+    """Per target column, the ridge strength with the best R² in speaker-grouped CV → [K]."""
     ug = np.unique(groups)
     fold_of = {g: i % folds for i, g in enumerate(np.random.default_rng(0).permutation(ug))}
     f = np.array([fold_of[g] for g in groups])
-    best, best_a = -np.inf, alphas[0]
-    for a in alphas:
-        scores = []
+    score = np.zeros((len(alphas), y.shape[1]))  # [A, K] mean held-out-fold R²
+    for ai, a in enumerate(alphas):
+        per = []
         for k in range(folds):
             tr, te = f != k, f == k
             if te.sum() < 2 or tr.sum() < 2:
                 continue
             w, b = ridge_fit(x[tr], y[tr], a)
-            scores.append(np.mean(r2_score(y[te], x[te] @ w + b)))
-        if scores and np.mean(scores) > best:
-            best, best_a = float(np.mean(scores)), a
-    return best_a
+            per.append(r2_score(y[te], x[te] @ w + b))
+        score[ai] = np.mean(per, 0)
+    return np.asarray(alphas, float)[score.argmax(0)]
+
+
+def ridge_fit_multi(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge with one strength per target column: x [N,D], y [N,K], alphas [K] → (W [D,K], b [K])."""
+    w = np.zeros((x.shape[1], y.shape[1]))
+    b = np.zeros(y.shape[1])
+    for a in np.unique(alphas):
+        cols = np.flatnonzero(alphas == a)
+        w[:, cols], b[cols] = ridge_fit(x, y[:, cols], float(a))
+    return w, b
 
 
 @dataclasses.dataclass
@@ -187,6 +196,28 @@ def load_features(root: str | Path, splits=("train", "val", "test"), log=print) 
     return np.stack(feats), recs, corpus
 
 
+def categorical_fields() -> dict[str, tuple[str, ...]]:
+    """Identity fields that encode a category as a bucket of [0, 1) (face.py's convention)."""
+    try:
+        from ..data.synth.face import FACIAL_HAIR, HAIR_STYLES
+    except ImportError:  # pragma: no cover
+        return {}
+    return {"hair_style": HAIR_STYLES, "facial_hair": FACIAL_HAIR}
+
+
+def _bucket(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Bucketed [0,1) codes → class index over the *distinct* names (duplicates merged)."""
+    uniq = sorted(set(names), key=names.index)
+    idx = np.minimum((values * len(names)).astype(int), len(names) - 1)
+    return np.array([uniq.index(names[i]) for i in idx])
+
+
+def _nanmean(xs: list[float]) -> float:
+    """Mean of the finite values (nan when there are none: a class absent from the held-out set)."""
+    a = np.asarray(xs, float)
+    return float(a[np.isfinite(a)].mean()) if np.isfinite(a).any() else float("nan")
+
+
 def evaluate(root: str | Path, heldout=("val", "test"), categorical_max_values: int = 8, log=print) -> list[AttributeScore]:
     """Fit on train speakers, score on ``heldout`` speakers; one score per attribute."""
     x, recs, corpus = load_features(root, ("train",) + tuple(heldout), log=log)
@@ -200,12 +231,16 @@ def evaluate(root: str | Path, heldout=("val", "test"), categorical_max_values: 
         raise SystemExit(f"{corpus.root}: speakers carry no 'identity'/'factors' attributes; this baseline needs a synthetic corpus")
     key_of = {"identity": "identity", "factor": "factors"}
     y = np.array([[float(spk[r.speaker][key_of[g]][n]) for g, n in targets] for r in recs])  # [N,K]
+    cats = categorical_fields()
+    for k, (g, n) in enumerate(targets):
+        if g == "identity" and n in cats:
+            y[:, k] = _bucket(y[:, k], cats[n])
     groups = np.array([r.speaker for r in recs])
     train = np.array([r.split == "train" for r in recs])
     mu, sd = x[train].mean(0), x[train].std(0) + 1e-8
     xs = (x - mu) / sd
-    alpha = grouped_cv_alpha(xs[train], y[train], groups[train])
-    w, b = ridge_fit(xs[train], y[train], alpha)
+    alpha = grouped_cv_alpha(xs[train], y[train], groups[train])  # [K]
+    w, b = ridge_fit_multi(xs[train], y[train], alpha)
     p = xs @ w + b
     te = ~train
     held_speakers = sorted(set(groups[te]))
@@ -216,18 +251,19 @@ def evaluate(root: str | Path, heldout=("val", "test"), categorical_max_values: 
         yt, pt = y[te, k], p[te, k]
         ys = np.array([y[i[0], k] for i in sp_idx])
         ps = np.array([p[i, k].mean() for i in sp_idx])
-        if len(vals) <= categorical_max_values and np.allclose(vals, np.round(vals)):
+        if (g == "identity" and n in cats) or (len(vals) <= categorical_max_values and np.allclose(vals, np.round(vals))):
             # categorical code: one-vs-rest ridge scores, macro AUC over classes present
             yc = (y[:, k][:, None] == vals[None]).astype(float)  # [N, C]
-            wc, bc = ridge_fit(xs[train], yc[train], alpha)
+            wc, bc = ridge_fit(xs[train], yc[train], float(alpha[k]))
             sc = xs @ wc + bc
             ssc = np.stack([sc[i].mean(0) for i in sp_idx])
-            a_clip = np.nanmean([auc_score(yc[te, c], sc[te, c]) for c in range(len(vals))])
-            a_spk = np.nanmean([auc_score(ys == v, ssc[:, c]) for c, v in enumerate(vals)])
+            a_clip = _nanmean([auc_score(yc[te, c], sc[te, c]) for c in range(len(vals))])
+            a_spk = _nanmean([auc_score(ys == v, ssc[:, c]) for c, v in enumerate(vals)])
             out.append(AttributeScore(n, g, "AUC", float(a_clip), float(a_spk)))
         else:
             out.append(AttributeScore(n, g, "R2", float(r2_score(yt[:, None], pt[:, None])[0]), float(r2_score(ys[:, None], ps[:, None])[0])))
-    log(f"ridge alpha={alpha} (grouped CV on {len(set(groups[train]))} train speakers); held out: {len(held_speakers)} speakers, {int(te.sum())} clips")
+    log = log or (lambda _m: None)
+    log(f"ridge alpha per attribute in {sorted(set(alpha.tolist()))} (grouped CV on {len(set(groups[train]))} train speakers); held out: {len(held_speakers)} speakers, {int(te.sum())} clips")
     return out
 
 

@@ -163,12 +163,12 @@ def voice_from_factors(f: np.ndarray, rng: np.random.Generator) -> VoiceParams:
     return VoiceParams(
         language=str(LANGUAGES[int(rng.choice(len(LANGUAGES), p=lang_p / lang_p.sum()))]),
         variant=variant,
-        pitch=int(np.clip(round(50 - 8 * g - 8 * size + rng.normal(0, 7)), 8, 92)),
-        pitch_range=int(np.clip(round(50 + 14 * energy - 16 * (age - 0.5) + rng.normal(0, 8)), 10, 95)),
-        rate=int(np.clip(round(170 + 16 * energy - 40 * (age - 0.5) + rng.normal(0, 12)), 110, 240)),
-        word_gap=int(np.clip(round(2.5 * age + rng.normal(0, 0.7)), 0, 5)),
-        warp=float(np.clip(1.0 - 0.035 * size - 0.025 * g - 0.015 * weight + rng.normal(0, 0.015), 0.88, 1.14)),
-        tilt=float(np.clip(-0.35 * (age - 0.5) + 0.1 * energy + rng.normal(0, 0.2), -0.8, 0.8)),
+        pitch=int(np.clip(round(50 - 8 * g - 9 * size + rng.normal(0, 6)), 8, 92)),
+        pitch_range=int(np.clip(round(50 + 12 * energy - 35 * (age - 0.5) + rng.normal(0, 7)), 10, 95)),
+        rate=int(np.clip(round(170 + 14 * energy - 70 * (age - 0.5) + rng.normal(0, 10)), 110, 240)),
+        word_gap=int(np.clip(round(4 * age + rng.normal(0, 0.6)), 0, 5)),
+        warp=float(np.clip(1.0 - 0.045 * size - 0.025 * g - 0.015 * weight + rng.normal(0, 0.012), 0.86, 1.16)),
+        tilt=float(np.clip(-0.6 * (age - 0.5) + 0.1 * energy + rng.normal(0, 0.15), -0.8, 0.8)),
         noise_snr_db=float(rng.uniform(20, 45)) if rng.random() < 0.7 else None,  # channel: independent
         reverb=float(rng.uniform(0.0, 0.45)) if rng.random() < 0.6 else 0.0,
         loudness_db=float(rng.uniform(-24.0, -17.0)),

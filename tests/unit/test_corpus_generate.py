@@ -75,3 +75,14 @@ def test_tiny_corpus_contents(two_runs):
     audio = c.load_audio(rec)
     s, e = float(a["phone_start"][0]), float(a["phone_end"][-1])
     assert np.abs(audio[int(s * 16000) : int(e * 16000)]).max() > 0.05
+
+
+def test_voice_face_baseline_runs_on_tiny(two_runs):
+    from see_the_speaker.evaluation.voice_face_baseline import evaluate, markdown_table
+
+    scores = evaluate(two_runs[0], log=None)
+    names = {s.name for s in scores}
+    assert {"gender", "age", "face_width", "hair_style"} <= names
+    assert {s.metric for s in scores if s.name in ("hair_style", "facial_hair")} == {"AUC"}
+    table = markdown_table(scores)
+    assert table.startswith("| attribute |") and "face_width" in table
