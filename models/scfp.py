@@ -197,6 +197,17 @@ class SCFP(nn.Module):
         return images, b[0].float().cpu()
 
 
+def tiny_config() -> SCFPConfig:
+    """A very small architecture for tests and plumbing checks (never a trained default)."""
+    return SCFPConfig(
+        speech=SpeechEncoderConfig(dim=32, layers=1, heads=2),
+        face=FaceEncoderConfig(dim=32, channels=(8, 8, 16, 16)),
+        autoencoder=AutoencoderConfig(enc_channels=(8, 8, 8, 16), dec_channels=16, dec_blocks=1, up_channels=(8, 8, 8)),
+        saw=SAWConfig(in_dim=32, hidden=16),
+        denoiser=DenoiserConfig(channels=(16, 16, 32), cond_dim=32, emb_dim=32, heads=2, n_tokens=4),
+    )
+
+
 def build_scfp(cfg: SCFPConfig) -> SCFP:
     return SCFP(cfg)
 

@@ -69,11 +69,11 @@ class SpeechEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.dim
-        self.stem = nn.Sequential(
-            nn.Conv1d(cfg.n_mels, d, 5, padding=2), nn.GELU(),
-            nn.Conv1d(d, d, 4, stride=2, padding=1), nn.GELU(),  # 50 fps
-            nn.Conv1d(d, d, 4, stride=2, padding=1), nn.GELU(),  # 25 fps
-        )
+        self.stem = nn.ModuleList([
+            nn.Conv1d(cfg.n_mels, d, 5, padding=2),  # 100 fps
+            nn.Conv1d(d, d, 4, stride=2, padding=1),  # 50 fps
+            nn.Conv1d(d, d, 4, stride=2, padding=1),  # 25 fps
+        ])
         self.pos = nn.Conv1d(d, d, 9, padding=4, groups=d)  # convolutional relative position
         layer = nn.TransformerEncoderLayer(d, cfg.heads, cfg.ff_mult * d, cfg.dropout, activation="gelu",
                                            batch_first=True, norm_first=True)
@@ -99,8 +99,11 @@ class SpeechEncoder(nn.Module):
         valid = torch.arange(f, device=mel.device)[None] < lengths[:, None]  # [B, F]
         speech = speech_frame_mask(mel, valid, self.cfg.speech_db_range)
         x = normalise_level(mel, speech).masked_fill(~valid.unsqueeze(1), 0.0)
-        x = self.stem(x)  # [B, D, N]
-        x = x + self.pos(x)
+        for i, conv in enumerate(self.stem):  # padding stays zero at every rate
+            x = F.gelu(conv(x))
+            n_valid = (lengths + 2**i - 1) // 2**i
+            x = x.masked_fill(torch.arange(x.shape[-1], device=x.device)[None, None] >= n_valid[:, None, None], 0.0)
+        x = x + self.pos(x)  # [B, D, N]
         n = x.shape[-1]
         # a token is valid / speech if any of its mel frames is
         pad = n * 4 - f

@@ -1,0 +1,111 @@
+"""Stage 1 in the real server: LoadSpeech -> SpeechEncode -> SpeechToPortrait -> SaveImage.
+
+Runs on a tiny *untrained* SCFP bundle written by the test (plumbing, seeding and errors; the
+quality of the trained default is measured by evaluation/eval_scfp.py, not here).
+"""
+
+import io
+import os
+import shutil
+import uuid
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from PIL import Image
+
+from see_the_speaker.checkpoint import save_checkpoint, save_module
+from see_the_speaker.harness.workflow import load_api_workflow, set_inputs
+from see_the_speaker.models.scfp import KIND, SCFP, tiny_config
+
+TINY = "scfp_test_tiny.safetensors"
+WRONG = "scfp_test_wrong_kind.safetensors"
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def bundles(comfy):
+    folder = os.path.join(comfy.base_dir, "models", "see_the_speaker")
+    os.makedirs(folder, exist_ok=True)
+    torch.manual_seed(0)
+    model = SCFP(tiny_config())
+    model.prior.fit(torch.randn(8, 4, 32, 32))
+    save_module(os.path.join(folder, TINY), KIND, model.cfg, model, extra={"trained": False, "note": "test fixture"})
+    save_checkpoint(os.path.join(folder, WRONG), "renderer", {"width": 8}, {"w": torch.zeros(8)})
+    src = os.path.join(os.path.dirname(__file__), "..", "..", "samples", "speech_en.flac")
+    shutil.copy(src, os.path.join(comfy.input_dir, "portrait_speech.flac"))
+    sf.write(os.path.join(comfy.input_dir, "portrait_silence.wav"), np.zeros(SR * 2, np.float32), SR)
+    t = np.arange(int(0.2 * SR)) / SR
+    sf.write(os.path.join(comfy.input_dir, "portrait_short.wav"), (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32), SR)
+    t = np.arange(600 * SR) / SR  # 10 minutes
+    sf.write(os.path.join(comfy.input_dir, "portrait_long.flac"),
+             (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32), SR)
+    return folder
+
+
+def graph(audio="portrait_speech.flac", ckpt=TINY, prefix=None, **portrait):
+    settings = {"seed": 7, "steps": 3, "candidates": 2, **portrait}
+    return set_inputs(load_api_workflow("speech_to_portraits"), {
+        "STS_LoadSpeech": {"audio": audio},
+        "STS_LoadPortraitModel": {"ckpt_name": ckpt},
+        "STS_SpeechToPortrait": settings,
+        "SaveImage": {"filename_prefix": prefix or f"test/portrait_{uuid.uuid4().hex[:8]}"},
+    })
+
+
+def images(client, result):
+    return [np.asarray(Image.open(io.BytesIO(client.view(f))).convert("RGB")) for f in result.files("5")]
+
+
+def test_workflow_saves_n_portraits_and_seeds_reproduce(client, bundles):
+    first = client.run(graph(), timeout=300)
+    assert first.ok, first.error
+    a = images(client, first)
+    assert len(a) == 2 and a[0].shape == (256, 256, 3)
+    # 3 candidates from the same seed: the first two are recomputed and must equal the first run's
+    again = client.run(graph(candidates=3), timeout=300)
+    assert again.ok, again.error
+    b = images(client, again)
+    assert len(b) == 3
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    other = client.run(graph(seed=8, candidates=1), timeout=300)
+    assert other.ok and np.array_equal(images(client, other)[0], a[1])  # seed 8 = candidate 1 of seed 7
+    assert not np.array_equal(a[0], a[1])
+
+
+def test_prior_modes_run(client, bundles):
+    for mode, beta in (("none", -1.0), ("fixed", -1.0), ("adaptive", 0.3)):
+        result = client.run(graph(prior_mode=mode, beta_override=beta, candidates=1), timeout=300)
+        assert result.ok, (mode, result.error)
+
+
+def test_speech_encode_without_model_feeds_portrait(client, bundles):
+    g = graph(candidates=1)
+    del g["3"]["inputs"]["model"]  # front-end features only; SpeechToPortrait encodes with its model
+    result = client.run(g, timeout=300)
+    assert result.ok, result.error
+
+
+@pytest.mark.parametrize("audio,needle", [
+    ("portrait_silence.wav", "silent"),
+    ("portrait_short.wav", "0.20 s"),
+])
+def test_unusable_speech_gives_node_error(client, bundles, audio, needle):
+    result = client.run(graph(audio=audio), timeout=300)
+    assert result.status == "error"
+    assert result.error["node_type"] == "STS_SpeechEncode"
+    assert needle in result.error["exception_message"] and "'audio'" in result.error["exception_message"]
+
+
+def test_ten_minutes_of_audio_uses_a_bounded_window(client, bundles):
+    result = client.run(graph(audio="portrait_long.flac", candidates=1, steps=2), timeout=600)
+    assert result.ok, result.error
+    assert len(result.files("5")) == 1
+
+
+def test_wrong_kind_checkpoint_is_refused(client, bundles):
+    result = client.run(graph(ckpt=WRONG), timeout=300)
+    assert result.status == "error"
+    assert result.error["node_type"] == "STS_LoadPortraitModel"
+    assert "'scfp' checkpoint was expected" in result.error["exception_message"]
