@@ -503,13 +503,14 @@ class Corpus:
             raise CorpusError(f"{path}: {a.shape[0]} samples, index says {rec.n_samples}")
         return a
 
-    def load_frames(self, rec: ClipRecord, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """uint8 [stop-start, S, S, 3] RGB aligned crops (``stop=None``: to the end)."""
+    def load_frames(self, rec: ClipRecord, start: int = 0, stop: int | None = None, size: int | None = None) -> np.ndarray:
+        """uint8 [stop-start, S, S, 3] RGB aligned crops (``stop=None``: to the end); ``size``
+        rescales to size² while decoding."""
         stop = rec.n_frames if stop is None else stop
         if not 0 <= start < stop <= rec.n_frames:
             raise CorpusError(f"clip {rec.id!r}: frame range [{start}, {stop}) outside [0, {rec.n_frames})")
         try:
-            return decode_frames(self.root / rec.video, start, stop, self.fps)
+            return decode_frames(self.root / rec.video, start, stop, self.fps, size)
         except ValueError as e:
             raise CorpusError(str(e)) from e
         except Exception as e:  # av.error.*

@@ -40,7 +40,7 @@ class LoaderConfig:
     size: int | None = None  # output crop side (e.g. 128); None = the corpus crop size
     cache_mb: int = 512  # per-process bound on decoded clips kept in memory
     audio_window_frames: int = 5  # AudioFrameDataset: window length in video frames (odd → centred)
-    pairs_per_clip: int = 32  # FramePairDataset: items per clip per epoch
+    pairs_per_clip: int = 64  # FramePairDataset: items per clip per epoch (a clip is decoded once for all)
     max_audio_seconds: float = 8.0  # ClipDataset: utterances are cropped/padded to this
     clip_frame: str = "random"  # ClipDataset: "first" | "middle" | "random" face frame
     uint8_frames: bool = False  # frames as uint8 [3,s,s] (4× less worker→main traffic; scale in the model)
@@ -73,15 +73,6 @@ class ClipCache:
             _, old = self.items.popitem(last=False)
             self.nbytes -= sum(v.nbytes for v in old if isinstance(v, np.ndarray))
         return value
-
-
-def _resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [T,S,S,3] → uint8 [T,size,size,3] (area interpolation)."""
-    if frames.shape[1] == size:
-        return frames
-    import cv2
-
-    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
 
 
 def _to_chw(frame: np.ndarray, uint8: bool = False) -> torch.Tensor:
@@ -136,7 +127,7 @@ class _CorpusDataset(Dataset):
         rec = self.clips[c]
 
         def make():
-            frames = _resize_frames(self.corpus.load_frames(rec), self.size)
+            frames = self.corpus.load_frames(rec, size=self.size)
             return frames, self.corpus.load_audio(rec), self.corpus.load_arrays(rec)
 
         return self.cache.get(rec.id, make)
@@ -295,7 +286,7 @@ class ClipDataset(_CorpusDataset):
 
         audio, arrays = self.cache.get("clip:" + rec.id, make)
         t = self._pick_frame(c, arrays)
-        frame = _resize_frames(self.corpus.load_frames(rec, t, t + 1), self.size)[0]
+        frame = self.corpus.load_frames(rec, t, t + 1, size=self.size)[0]
         a = np.zeros(self.max_samples, np.float32)
         n = min(self.max_samples, audio.shape[0])
         a[:n] = audio[:n]

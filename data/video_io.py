@@ -95,10 +95,12 @@ def video_info(path: str | os.PathLike) -> tuple[int, int, int]:
         return int(s.frames), int(s.codec_context.height), int(s.codec_context.width)
 
 
-def decode_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None, fps: int = 25) -> np.ndarray:
+def decode_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None, fps: int = 25, size: int | None = None) -> np.ndarray:
     """Decode frames ``[start, stop)`` of a corpus video → uint8 ``[stop-start, H, W, 3]`` RGB.
 
     ``stop=None`` decodes to the end. Frame ``i`` is the one with presentation time ``i / fps``.
+    ``size`` rescales to ``size``² inside the colour conversion (area filter), cheaper than
+    converting at full size and resizing afterwards.
     Raises ``ValueError`` naming the file if the range is not fully present.
     """
     av = _require_av()
@@ -119,7 +121,10 @@ def decode_frames(path: str | os.PathLike, start: int = 0, stop: int | None = No
                 continue
             if stop is not None and idx >= stop:
                 break
-            out.append(frame.to_ndarray(format="rgb24"))
+            if size is None or (size == frame.width and size == frame.height):
+                out.append(frame.to_ndarray(format="rgb24"))
+            else:
+                out.append(frame.to_ndarray(format="rgb24", width=size, height=size, interpolation="AREA"))
     n_expected = None if stop is None else stop - start
     if n_expected is not None and len(out) != n_expected:
         raise ValueError(f"{path}: expected frames [{start}, {stop}) but decoded {len(out)} frame(s)")
