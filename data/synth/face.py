@@ -577,8 +577,8 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     corner_up = 0.016 * smile
     centre = _MOUTH_Y - 0.015 * idn.mouth_height - corner_up * tt ** 2 + 0.004 * max(smile, 0)
     open_ = drop * (1 - press) * (1 + 0.25 * rnd)
-    shape_p = 2.0 - 0.8 * rnd                       # opening profile: rounder when rounding
-    prof = np.clip(1 - np.abs(tt) ** shape_p, 0, 1) ** (0.6 + 0.3 * rnd)
+    # opening profile along the mouth: a lens when spread, an ellipse ("O") when rounded
+    prof = np.clip(1 - tt * tt, 0, 1) ** (0.75 - 0.25 * rnd)
     up_lift = (0.12 * open_ + 0.010 * teeth + 0.003 * max(smile, 0)) * (1 - press)
     lo_drop = (open_ + 0.006 * teeth * (1 - jaw_open)) * (1 - press)
     in_hw = hw * (0.9 - 0.15 * rnd)
@@ -606,9 +606,11 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     teeth_h = 0.012 + 0.006 * teeth
     edge_up = up_in[6] + teeth_h - 0.008 * tt * tt                       # biting edge
     up_teeth_b = np.clip(edge_up, up_in, lo_in)
-    edge_lo = lo_in[6] - teeth_h * (0.15 + 0.6 * teeth) + 0.008 * tt * tt
+    edge_lo = lo_in[6] - teeth_h * 0.9 * max(teeth - 0.25, 0.0) + 0.008 * tt * tt
     lo_teeth_t = np.clip(np.maximum(edge_lo, up_teeth_b + 0.003), up_in, lo_in)
-    tng_t = lo_in - np.minimum(gap * 0.95, (0.015 + 0.02 * tongue) * tongue * (1 - tt * tt) ** 0.6)
+    # tongue: the floor of the open mouth always shows a little; ``tongue`` raises it forward
+    tng_h = 0.2 * gap + (0.015 + 0.02 * tongue) * tongue * (1 - tt * tt) ** 0.6
+    tng_t = lo_in - np.minimum(gap * 0.95, tng_h)
     tw = 0.86
     xt = x_in * tw
 
@@ -645,8 +647,8 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
         bx = np.linspace(-hw - 0.012, hw + 0.012, 11)
         lip_top = np.interp(bx, x_out, up_out)
         v = bx / (hw + 0.012)
-        bot = np.column_stack([bx, lip_top + 0.002 + 0.014 * np.abs(v) ** 4])
-        top = np.column_stack([bx * 0.97, lip_top - 0.022 * (1 - 0.55 * v * v) - 0.004 * idn.hair_volume])
+        bot = np.column_stack([bx, lip_top - 0.005 + 0.014 * np.abs(v) ** 4])   # the lip stays visible
+        top = np.column_stack([bx * 0.97, lip_top - 0.018 * (1 - 0.55 * v * v) - 0.004 * idn.hair_volume])
         top[:, 1] = np.maximum(top[:, 1], base_y + 0.008)
         g["moustache"] = _on_face(np.vstack([top, bot[::-1]]), fw, dz=0.016)
 
@@ -975,6 +977,10 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
             _soft_fill(img, p["beard"], hair * 0.5 + skin * 0.5, 0.35 + 0.2 * (1 - idn.hair_tone), 0.012 * S)
         else:
             _soft_fill(img, p["beard"], hair * 0.92, 0.95, 0.006 * S)
+            # trimmed around the lips: a soft margin of skin keeps the mouth readable
+            lips = np.vstack([p["lip_up_out"], p["lip_lo_out"][::-1]])
+            c = lips.mean(0)
+            _soft_fill(img, (lips - c) * [1.18, 1.45] + c + [0, 0.006 * S], skin * 0.9, 0.85, 0.008 * S)
 
     # --- shading map: shadows (negative) and highlights (positive), half resolution ---
     def sh_fill(pts, v):
@@ -1061,8 +1067,8 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
     ui, li, uo, lo = p["lip_up_in"], p["lip_lo_in"], p["lip_up_out"], p["lip_lo_out"]
     if g["mouth_open"] > 0.0015:
         _fill(img, np.vstack([ui, li[::-1]]), (52, 18, 20))
-        if float(m[MOTION_INDEX["tongue"]]) > 0.05:
-            _fill(img, p["tongue"], (178, 84, 92))
+        tg = float(m[MOTION_INDEX["tongue"]])
+        _fill(img, p["tongue"], np.array([112, 46, 54]) * (1 - tg) + np.array([182, 86, 94]) * tg)
         _fill(img, p["teeth_up"], (176, 168, 156))
         _fill(img, p["teeth_up_front"], (222, 214, 198))
         _fill(img, p["teeth_lo"], (188, 180, 166))
@@ -1073,7 +1079,7 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
         _line(img, np.vstack([uo[k], ui[k]]), d.lip * 0.5, 1.0 * lw)
     sh_ell(lo[6] + (ui[6] - lo[6]) * 0.35, 0.028 * S, 0.007 * S, base_shade * 1.12)   # lower-lip highlight
     if "moustache" in p:
-        _soft_fill(img, p["moustache"], hair * 0.85, 0.95, 0.004 * S)
+        _soft_fill(img, p["moustache"], hair * 0.85, 0.85, 0.005 * S)
 
     # --- hair in front ---
     if "fringe" in p:
