@@ -279,6 +279,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a bar fails")
 
 
+def _command_line() -> str:
+    """How this check was invoked, for the record (module or console script)."""
+    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "see-the-speaker"
+    if prog in ("corpus_realism.py", "__main__.py", "-m", "-c"):
+        prog = "python -m see_the_speaker.evaluation.corpus_realism"
+    return " ".join([prog] + sys.argv[1:])
+
+
+def _json_safe(obj):
+    """NaN/inf -> None so the JSON is strict."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.time()
     if args.synthetic:
@@ -290,11 +309,11 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("give a corpus directory or --synthetic N")
     print(f"sampled {len(sample.frames)} frames in {time.time() - t0:.1f} s; judging...", file=sys.stderr)
     result = judge(sample)
-    command = "see-the-speaker corpus check " + " ".join(sys.argv[1:]) if sys.argv else ""
+    command = _command_line()
     result["command"] = command
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(_json_safe(result), indent=2) + "\n", encoding="utf-8")
     out.with_suffix(".md").write_text(markdown(result, command), encoding="utf-8")
     print(markdown(result, command))
     failed = [k for k, v in result["pass"].items() if not v or math.isnan(result["metrics"][k])]
