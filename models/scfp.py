@@ -133,7 +133,10 @@ class SCFP(nn.Module):
         lengths = torch.tensor([(e - s) // hop + 1 for s, e in spans])
         mel = mel[..., : self.cfg.speech.max_frames]
         lengths = lengths.clamp(max=mel.shape[-1])
-        utt, tok, mask = self.speech_encoder(mel.to(self.device, self.dtype), lengths.to(self.device))
+        g = None
+        if self.cfg.speech.ge2e:
+            g = self.speech_encoder.ge2e(batch.to(self.device, self.dtype), torch.tensor([e - s for s, e in spans]))
+        utt, tok, mask = self.speech_encoder(mel.to(self.device, self.dtype), lengths.to(self.device), g)
         weight = mask.sum(1).float()  # [W]
         utterance = (utt.float() * weight[:, None]).sum(0) / weight.sum()
         tokens = torch.cat([tok[i, : int(m)] for i, m in enumerate(mask.sum(1))]).float()
@@ -200,7 +203,7 @@ class SCFP(nn.Module):
 def tiny_config() -> SCFPConfig:
     """A very small architecture for tests and plumbing checks (never a trained default)."""
     return SCFPConfig(
-        speech=SpeechEncoderConfig(dim=32, layers=1, heads=2),
+        speech=SpeechEncoderConfig(dim=32, layers=1, heads=2, ge2e=False),
         face=FaceEncoderConfig(dim=32, channels=(8, 8, 16, 16)),
         autoencoder=AutoencoderConfig(enc_channels=(8, 8, 8, 16), dec_channels=16, dec_blocks=1, up_channels=(8, 8, 8)),
         saw=SAWConfig(in_dim=32, hidden=16),

@@ -32,6 +32,7 @@ class SpeechEncoderConfig:
     dropout: float = 0.1  # dropout inside the transformer (training only)
     speech_db_range: float = 6.0  # frames within this many nats of the loudest count as speech
     max_frames: int = 800  # longest mel input (8 s at 100 fps); callers window longer audio
+    ge2e: bool = True  # add the frozen GE2E speaker embedding (models/ge2e.py) as an input
 
 
 def speech_frame_mask(mel: torch.Tensor, valid: torch.Tensor, db_range: float) -> torch.Tensor:
@@ -80,6 +81,12 @@ class SpeechEncoder(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
         self.pool = AttentiveStatsPool(d)
+        if cfg.ge2e:
+            from .ge2e import DIM, GE2E
+
+            self.ge2e = GE2E()  # frozen; its embedding is computed by the caller from the wave
+            self.ge2e_tokens = nn.Linear(DIM, d)  # added to the token stream before the transformer
+            self.ge2e_utterance = nn.Linear(DIM, d)  # added to the pooled utterance embedding
 
     @staticmethod
     def token_count(n_mel_frames: int) -> int:
@@ -89,9 +96,13 @@ class SpeechEncoder(nn.Module):
             n = (n + 2 - 4) // 2 + 1
         return max(n, 0)
 
-    def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """mel [B, M, F], lengths [B] valid mel frames -> (utterance [B, D], tokens [B, N, D], token mask [B, N])."""
+    def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None,
+                ge2e: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """mel [B, M, F], lengths [B] valid mel frames, ge2e [B, 256] (when cfg.ge2e; from `self.ge2e(wave)`)
+        -> (utterance [B, D], tokens [B, N, D], token mask [B, N])."""
         b, _, f = mel.shape
+        if self.cfg.ge2e and ge2e is None:
+            raise ValueError("this speech encoder takes a GE2E embedding: pass ge2e=encoder.ge2e(wave, lengths)")
         if f > self.cfg.max_frames:
             raise ValueError(f"speech encoder takes at most {self.cfg.max_frames} mel frames, got {f}; window the audio")
         if lengths is None:
@@ -104,6 +115,8 @@ class SpeechEncoder(nn.Module):
             n_valid = (lengths + 2**i - 1) // 2**i
             x = x.masked_fill(torch.arange(x.shape[-1], device=x.device)[None, None] >= n_valid[:, None, None], 0.0)
         x = x + self.pos(x)  # [B, D, N]
+        if self.cfg.ge2e:
+            x = x + self.ge2e_tokens(ge2e.to(x.dtype)).unsqueeze(-1)
         n = x.shape[-1]
         # a token is valid / speech if any of its mel frames is
         pad = n * 4 - f
@@ -114,6 +127,8 @@ class SpeechEncoder(nn.Module):
         pool_mask = sp & tok_valid
         pool_mask = torch.where(pool_mask.any(1, keepdim=True), pool_mask, tok_valid)
         utterance = self.pool(tokens, pool_mask)  # [B, D]
+        if self.cfg.ge2e:
+            utterance = utterance + self.ge2e_utterance(ge2e.to(utterance.dtype))
         return utterance, tokens, tok_valid
 
 

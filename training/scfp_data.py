@@ -102,11 +102,12 @@ class PortraitCache:
 def build_cache(corpus_root: str, out: str, frames_per_clip: int = 2, size: int = 256,
                 max_seconds: float = 8.0, log=print) -> PortraitCache:
     """Pick, decode and store the portraits and audio of every clip (skipped if `out` is complete)."""
-    from ..data.corpus import Corpus
-    from ..data.loader import _resize_frames
-
     if os.path.exists(os.path.join(out, "info.json")):
         return PortraitCache.open(out)
+    import cv2
+
+    from ..data.corpus import Corpus
+
     os.makedirs(out, exist_ok=True)
     corpus = Corpus(os.path.expanduser(corpus_root))
     clips = corpus.clips_in(None)
@@ -125,7 +126,8 @@ def build_cache(corpus_root: str, out: str, frames_per_clip: int = 2, size: int 
     for c, rec in enumerate(clips):
         arrays = corpus.load_arrays(rec)
         for t in neutral_frames(arrays, rec.n_frames, frames_per_clip):
-            faces[p] = _resize_frames(corpus.load_frames(rec, t, t + 1), size)[0]
+            frame = corpus.load_frames(rec, t, t + 1)[0]
+            faces[p] = frame if frame.shape[0] == size else cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
             face_clip.append(c)
             p += 1
         a = corpus.load_audio(rec)[:max_samples]

@@ -106,7 +106,13 @@ def faces_tensor(cache: PortraitCache, idx, size: int | None = None) -> torch.Te
 # speech augmentation (training only)
 
 def augment_wave(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Additive noise at a random SNR (white or brown), half the time."""
+    """Random first-order EQ (tilt up or down), half the time; additive noise at a random SNR
+    (white or brown), half the time."""
+    if rng.random() < 0.5:
+        from scipy.signal import lfilter
+
+        k = rng.uniform(-0.8, 0.8)  # > 0: high-pass tilt, < 0: low-pass tilt
+        wave = lfilter([1.0, -k] if k > 0 else [1.0 + k], [1.0] if k > 0 else [1.0, k], wave).astype(np.float32)
     if rng.random() < 0.5:
         return wave
     snr_db = rng.uniform(10, 35)
@@ -152,11 +158,40 @@ def speech_batch(model: SCFP, cache: PortraitCache, clips: np.ndarray, rng: np.r
             a = augment_wave(a, rng)
         batch[i, :a.shape[0]] = a
         lens.append(a.shape[0] // model.front_end.hop_length + 1)
-    mel = model.logmel(torch.from_numpy(batch))
+    mel = model.logmel(torch.from_numpy(batch))[..., : model.cfg.speech.max_frames]
     lengths = torch.tensor(lens).clamp(max=mel.shape[-1])
     if augment:
         mel = augment_mel(mel, gen)
     return mel, lengths
+
+
+@torch.no_grad()
+def ge2e_table(scfp: SCFP, cache: PortraitCache, variants: int, seed: int, out_dir: str) -> torch.Tensor | None:
+    """Frozen GE2E embeddings of every clip: variant 0 clean, 1.. augmented -> [V, C, 256] (cached on disk)."""
+    if not scfp.cfg.speech.ge2e:
+        return None
+    from safetensors.torch import load_file, save_file
+
+    path = os.path.join(out_dir, f"ge2e_v{variants}_s{seed}.safetensors")
+    if os.path.exists(path):
+        return load_file(path)["ge2e"]
+    t0 = time.time()
+    enc = scfp.speech_encoder.ge2e
+    table = torch.zeros(variants, len(cache.clip_speaker), 256)
+    for v in range(variants):
+        rng = np.random.default_rng([seed, v, 0x6E2E])
+        for i in range(0, len(cache.clip_speaker), 32):
+            clips = range(i, min(i + 32, len(cache.clip_speaker)))
+            waves = [cache.clip_audio(c) for c in clips]
+            waves = [augment_wave(w, rng) if v else w for w in waves]
+            n = max(w.shape[0] for w in waves)
+            batch = torch.zeros(len(waves), n)
+            for j, w in enumerate(waves):
+                batch[j, :w.shape[0]] = torch.from_numpy(w)
+            table[v, i:i + len(waves)] = enc(batch, torch.tensor([w.shape[0] for w in waves])).float().cpu()
+    save_file({"ge2e": table}, path)
+    print(f"[train_scfp] GE2E embeddings: {variants} variants x {table.shape[1]} clips in {time.time() - t0:.0f} s", flush=True)
+    return table
 
 
 # ------------------------------------------------------------------------------------------------
@@ -234,6 +269,10 @@ def supcon(a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, log_temp: tor
 def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
     rt = Runtime(RuntimeConfig(os.path.join(args.out, "conre"), args.seed, args.device, args.amp, args.threads))
     scfp = SCFP(cfg)
+    if cfg.speech.ge2e:
+        from ..models.ge2e import load_pretrained
+        load_pretrained(scfp.speech_encoder.ge2e, args.ge2e_weights)
+    ge2e = ge2e_table(scfp, cache, 1 + args.speech_variants, args.seed, os.path.join(args.out, "cache"))
     n_attr = cache.attributes.shape[1]
     heads = ConReHeads(cfg.speech.dim, n_attr)
     speech, face = rt.wrap(scfp.speech_encoder), rt.wrap(scfp.face_encoder)
@@ -261,8 +300,9 @@ def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
         img = faces_tensor(cache, fidx, cfg.face.size)
         if rng.random() < 0.5:
             img = img.flip(-1)
+        g = None if ge2e is None else ge2e[torch.from_numpy(rng.integers(0, ge2e.shape[0], len(clips))), torch.from_numpy(clips)]
         with rt.autocast():
-            utt, _, _ = speech(mel.to(rt.device), lengths.to(rt.device))
+            utt, _, _ = speech(mel.to(rt.device), lengths.to(rt.device), None if g is None else g.to(rt.device))
             femb = face(img.to(rt.device))
             h = rt.unwrap(heads)
             l_con = supcon(h.speech_proj(utt), h.face_proj(femb), labels.to(rt.device), h.log_temp)
@@ -284,14 +324,14 @@ def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
         if step % args.save_every == 0:
             rt.save_state(step, mods, {"opt": opt})
         if step % args.eval_every == 0 and rt.is_main:
-            rt.log(step, phase="conre", **conre_eval(scfp, rt.unwrap(heads), cache, a_mu, a_sd, rt.device))
+            rt.log(step, phase="conre", **conre_eval(scfp, rt.unwrap(heads), cache, a_mu, a_sd, rt.device, ge2e))
     rt.save_state(step, mods, {"opt": opt})
     if rt.is_main:
-        rt.log(step, phase="conre", **conre_eval(scfp, rt.unwrap(heads), cache, a_mu, a_sd, rt.device))
+        rt.log(step, phase="conre", **conre_eval(scfp, rt.unwrap(heads), cache, a_mu, a_sd, rt.device, ge2e))
 
 
 @torch.no_grad()
-def conre_eval(scfp: SCFP, heads: ConReHeads, cache: PortraitCache, a_mu, a_sd, device) -> dict:
+def conre_eval(scfp: SCFP, heads: ConReHeads, cache: PortraitCache, a_mu, a_sd, device, ge2e=None) -> dict:
     """Held-out speakers: speech->face top-1 among them (ConRe space) and attribute R² (mean over attributes)."""
     scfp.eval()
     clips = cache.clips_of(("val", "test"))
@@ -299,7 +339,8 @@ def conre_eval(scfp: SCFP, heads: ConReHeads, cache: PortraitCache, a_mu, a_sd, 
         return {}
     rng = np.random.default_rng(0)
     mel, lengths = speech_batch(scfp, cache, clips, rng, 8.0, augment=False)
-    utt, _, _ = scfp.speech_encoder(mel.to(device), lengths.to(device))
+    g = None if ge2e is None else ge2e[0, clips].to(device)
+    utt, _, _ = scfp.speech_encoder(mel.to(device), lengths.to(device), g)
     spk = cache.clip_speaker[clips]
     uniq = np.unique(spk)
     fimg = faces_tensor(cache, np.array([np.flatnonzero(cache.face_speaker == s)[0] for s in uniq]), scfp.cfg.face.size)
@@ -333,13 +374,15 @@ def precompute(scfp: SCFP, cache: PortraitCache, args, device) -> dict:
     rng = np.random.default_rng(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     n_clips = len(cache.clip_speaker)
+    ge2e = ge2e_table(scfp, cache, 1 + args.speech_variants, args.seed, os.path.join(args.out, "cache"))
     utts, toks = [], []
     for v in range(1 + args.speech_variants):
         u_v, t_v = [], []
         for i in range(0, n_clips, 32):
             clips = np.arange(i, min(i + 32, n_clips))
             mel, lengths = speech_batch(scfp, cache, clips, rng, scfp.cfg.window_seconds, augment=v > 0, gen=gen)
-            u, t, m = scfp.speech_encoder(mel.to(device), lengths.to(device))
+            g = None if ge2e is None else ge2e[v % ge2e.shape[0], clips].to(device)
+            u, t, m = scfp.speech_encoder(mel.to(device), lengths.to(device), g)
             u_v.append(u.cpu())
             t_v.append(pool_segments(t.cpu(), m.cpu(), scfp.cfg.denoiser.n_tokens))
         utts.append(torch.cat(u_v))
@@ -469,6 +512,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conre-seconds", type=float, default=3.0, help="speech crop length")
     p.add_argument("--conre-lr", type=float, default=1e-3)
     p.add_argument("--conre-recon-weight", type=float, default=1.0)
+    p.add_argument("--ge2e-weights", default=None, help="Resemblyzer pretrained.pt (default: from the installed wheel)")
     # denoiser
     p.add_argument("--den-steps", type=int, default=1000000)
     p.add_argument("--den-minutes", type=float, default=60.0)

@@ -9,7 +9,7 @@ from see_the_speaker.models.portrait_denoiser import DenoiserConfig, PortraitDen
 from see_the_speaker.models.saw import SAW, SAWConfig
 from see_the_speaker.models.speech_encoder import SpeechEncoder, SpeechEncoderConfig, pool_segments
 
-SMALL_SPEECH = SpeechEncoderConfig(dim=32, layers=1, heads=2, dropout=0.0)
+SMALL_SPEECH = SpeechEncoderConfig(dim=32, layers=1, heads=2, dropout=0.0, ge2e=False)
 
 
 def test_speech_encoder_shapes_and_25fps_tokens():
@@ -121,3 +121,29 @@ def test_ddim_sampler_deterministic_and_exact_for_oracle():
     d.sample(oracle, x_T, torch.zeros(2, 3), torch.zeros(2, 2, 3), torch.zeros(2, 4), null, steps=7, guidance=1.0,
              progress=lambda i, n: calls.append((i, n)))
     assert calls[-1] == (7, 7)
+
+
+def test_ge2e_unit_norm_loudness_and_padding_invariant():
+    from see_the_speaker.models.ge2e import GE2E
+
+    torch.manual_seed(0)
+    g = GE2E()
+    w = torch.randn(1, 16000 * 2) * 0.1
+    e = g(w)
+    assert e.shape == (1, 256) and torch.allclose(e.norm(dim=1), torch.ones(1), atol=1e-4)
+    assert torch.allclose(g(w * 7.0), e, atol=1e-4)  # volume-normalised
+    padded = torch.cat([w, torch.randn(1, 16000)], dim=1)
+    assert torch.allclose(g(padded, torch.tensor([w.shape[1]])), e, atol=1e-4)
+    assert not any(p.requires_grad for p in g.parameters())
+
+
+def test_speech_encoder_with_ge2e_input():
+    enc = SpeechEncoder(SpeechEncoderConfig(dim=32, layers=1, heads=2, dropout=0.0, ge2e=True)).eval()
+    mel = torch.randn(2, 80, 150)
+    import pytest
+    with pytest.raises(ValueError, match="GE2E"):
+        enc(mel)
+    g = torch.nn.functional.normalize(torch.randn(2, 256), dim=1)
+    u1, _, _ = enc(mel, ge2e=g)
+    u2, _, _ = enc(mel, ge2e=g.flip(0))
+    assert u1.shape == (2, 32) and not torch.allclose(u1, u2)
