@@ -78,17 +78,27 @@ def random_motion(rng: np.random.Generator) -> np.ndarray:
     return m
 
 
+# Identity attributes held at their defaults by ``--fix`` (ablations: how much of the identity
+# signal is colour, and how much is face geometry alone).
+COLOUR_FIELDS = ("skin_tone", "skin_warmth", "blush", "hair_tone", "hair_red", "iris_hue", "lip_redness")
+APPEARANCE_FIELDS = COLOUR_FIELDS + ("hair_style", "hair_volume", "hair_part", "facial_hair", "age")
+
+
 def synthetic_sample(n_identities: int, per_identity: int, size: int = 256, seed: int = 0,
-                     scene_per_frame: bool = True) -> FrameSample:
+                     scene_per_frame: bool = True, fix: tuple[str, ...] = ()) -> FrameSample:
     """Render ``per_identity`` random-motion frames for each of ``n_identities`` random identities.
 
     scene_per_frame: draw a new background/clothing/light for every frame (so identity can only
     be told from the face), else one scene per identity.
+    fix: identity fields held at their default value for everyone (ablations).
     """
     rng = np.random.default_rng(seed)
+    default = FaceIdentity()
     frames, lms, spk = [], [], []
     for k in range(n_identities):
         idn = FaceIdentity.random(rng)
+        if fix:
+            idn = dataclasses.replace(idn, **{f: getattr(default, f) for f in fix})
         scene = Scene.random(rng)
         for _ in range(per_identity):
             if scene_per_frame:
@@ -273,6 +283,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=256, help="frame size for --synthetic")
     parser.add_argument("--scene-per-speaker", action="store_true",
                         help="--synthetic: keep one background/light per identity (default: new per frame)")
+    parser.add_argument("--fix", choices=("none", "colour", "appearance"), default="none",
+                        help="--synthetic ablation: hold colours (skin, hair, iris, lips) or all appearance "
+                             "(colours, hair style, facial hair, age) at their defaults, leaving face geometry")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--out", default="corpus_check.json",
                         help="JSON result path; a markdown summary is written next to it (.md)")
@@ -301,8 +314,11 @@ def _json_safe(obj):
 def run(args: argparse.Namespace) -> int:
     t0 = time.time()
     if args.synthetic:
+        fix = {"none": (), "colour": COLOUR_FIELDS, "appearance": APPEARANCE_FIELDS}[args.fix]
         sample = synthetic_sample(args.synthetic, args.frames_per_speaker, args.size, args.seed,
-                                  scene_per_frame=not args.scene_per_speaker)
+                                  scene_per_frame=not args.scene_per_speaker, fix=fix)
+        if fix:
+            sample.source = f"synthetic (fixed: {args.fix})"
     elif args.corpus:
         sample = corpus_sample(args.corpus, args.speakers, args.frames_per_speaker, args.seed, args.split)
     else:
