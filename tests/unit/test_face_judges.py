@@ -94,3 +94,30 @@ def test_dlib_detects_landmarks_and_embeds():
     fb = dl.analyse(blank, embed=False)
     assert fb.box_source == "fallback" and fb.embedding is None
     assert dl.analyse(blank, fallback_box=None) is None
+
+
+def test_corpus_sample_reads_frames_and_ground_truth(tmp_path):
+    from see_the_speaker.data.corpus import ClipData, CorpusSpec, CorpusWriter
+    from see_the_speaker.data.synth.face import render_clip
+    from see_the_speaker.evaluation.corpus_realism import corpus_sample, random_motion
+
+    rng = np.random.default_rng(0)
+    size = 64
+    truth = {}
+    with CorpusWriter(tmp_path, CorpusSpec(crop_size=size)) as w:
+        for s in range(3):
+            idn = FaceIdentity.random(rng)
+            for c in range(2):
+                motions = np.stack([random_motion(rng) for _ in range(5)])
+                frames, lms = render_clip(idn, motions, size)
+                w.add_clip(ClipData(speaker=f"spk{s}", clip=f"clip{c}", split="train", frames=frames,
+                                    audio=np.zeros(5 * 640, np.float32), landmarks=lms))
+                truth[(f"spk{s}", c)] = lms
+    sample = corpus_sample(str(tmp_path), n_speakers=2, per_speaker=3, seed=1)
+    assert sample.frames.shape == (6, size, size, 3) and sample.landmarks.shape == (6, 68, 2)
+    assert sorted(set(sample.speaker.tolist())) == [0, 1] and len(sample.speaker_names) == 2
+    # every sampled landmark set is one of the written frames of the right speaker
+    for k in range(6):
+        name = sample.speaker_names[sample.speaker[k]]
+        cands = np.concatenate([truth[(name, c)] for c in range(2)])
+        assert np.abs(cands - sample.landmarks[k]).max(axis=(1, 2)).min() == 0.0
