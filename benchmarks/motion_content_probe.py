@@ -22,6 +22,7 @@ import torchaudio
 from see_the_speaker.data.corpus import Corpus
 from see_the_speaker.data.synth.face import MOTION_FIELDS, MOTION_RANGES
 from see_the_speaker.models.content_encoder import ContentEncoderConfig, raw_features
+from see_the_speaker.training.motion_augment import pitch_shift
 
 LIPS = ["jaw_open", "mouth_width", "lip_round", "lip_press", "teeth", "tongue"]
 SR = 16000
@@ -30,7 +31,7 @@ SR = 16000
 def perturb(wave: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     x = torch.from_numpy(wave.astype(np.float32))
     if kind in ("pitch", "all"):
-        x = torchaudio.functional.pitch_shift(x[None], SR, n_steps=float(rng.choice([-4, 4])))[0]
+        x = pitch_shift(x, float(rng.choice([-4, 4])))
     if kind in ("tilt", "all"):  # strong spectral tilt: a one-pole low-pass or a pre-emphasis
         if rng.random() < 0.5:
             x = torchaudio.functional.lowpass_biquad(x, SR, 1500.0)

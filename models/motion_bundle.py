@@ -219,3 +219,19 @@ def build_motion_bundle(cfg: MotionBundleConfig) -> MotionBundle:
 
 register_kind(KIND, MotionBundleConfig, build_motion_bundle,
               "stage-2 motion: content encoder + motion diffusion + lip refine + sync expert")
+
+
+def resample_motion(latent: torch.Tensor, from_fps: float, to_fps: float, n_out: int | None = None) -> torch.Tensor:
+    """Linear-in-time resampling of a motion latent [T, D] from one frame rate to another.
+
+    Frame t sits at time t / fps (frame starts, as in the corpus); `n_out` defaults to the frames
+    that cover the same duration."""
+    T = latent.shape[0]
+    if abs(from_fps - to_fps) < 1e-9 and (n_out is None or n_out == T):
+        return latent.clone()
+    n_out = n_out or max(1, math.ceil(T * to_fps / from_fps - 1e-9))
+    pos = (torch.arange(n_out, dtype=torch.float64) * from_fps / to_fps).clamp(0, T - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=T - 1)
+    w = (pos - lo).to(latent.dtype)[:, None]
+    return latent[lo] * (1 - w) + latent[hi] * w

@@ -34,7 +34,7 @@ class MotionDiffusionConfig:
     motion_dim: int = 18  # D of the (normalised) motion latent
     content_dim: int = 128  # content feature width (ContentEncoderConfig.dim)
     identity_dim: int = 0  # identity vector width (0 = no identity conditioning)
-    width: int = 192  # transformer width
+    width: int = 128  # transformer width
     depth: int = 4  # transformer blocks
     heads: int = 4  # attention heads
     mlp_ratio: float = 3.0  # MLP hidden = width * mlp_ratio
