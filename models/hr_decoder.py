@@ -1,0 +1,88 @@
+"""HR decoder of the HRTF renderer (arXiv 2510.26819 stage 2, "HR decoder"; CodeFormer's
+controllable feature transformation, Zhou et al. 2022).
+
+Codebook features [B,code_dim,16,16] -> frames [B,3,out,out], out = 128·2^n (default 256², i.e.
+2× the 128² internal resolution; 512²/1024² with more pixel-shuffle stages, for GPU training).
+At 32² and 64² the warped portrait features are fused in with the fidelity weight w:
+
+    h <- h + w · (h ⊙ α + β),   (α, β) = conv([h, warped])
+
+w = 0 renders purely from the codebook (a clean corpus-like face), w = 1 follows the warped
+portrait (identity and an artist's edits survive); in between blends the two. Most compute sits at
+16²–32²; above 64² only thin pixel-shuffle stages run (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .render_blocks import ResBlock, Up, conv3
+
+
+@dataclass
+class HRDecoderConfig:
+    code_dim: int = 64  # input channels at 16² (VQConfig.code_dim)
+    ch: tuple[int, int, int, int] = (96, 48, 24, 12)  # channels at 32², 64², 128², 256² (sized for 2 CPU cores)
+    blocks16: int = 1  # residual blocks at 16²
+    blocks32: int = 2  # residual blocks at 32²
+    feat_ch: int = 96  # warped appearance channels at 32² (fused)
+    skip_ch: int = 32  # warped skip channels at 64² (fused)
+    fuse_hidden: tuple[int, int] = (48, 24)  # hidden width of the fusion convs at 32², 64²
+    out_size: int = 256  # native output side: 256, 512 or 1024
+
+
+class Fuse(nn.Module):
+    """CodeFormer-style controllable feature transformation: h + w·(h⊙α + β)."""
+
+    def __init__(self, ch: int, enc_ch: int, hidden: int):
+        super().__init__()
+        # 3x3 conv to a narrow hidden width, then a 1x1 to (α, β): a third of a full-width CFT's cost
+        self.net = nn.Sequential(conv3(ch + enc_ch, hidden), nn.SiLU(), nn.Conv2d(hidden, 2 * ch, 1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, h: torch.Tensor, enc: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """h [B,C,H,W], enc [B,E,H,W], w [B,1,1,1] -> [B,C,H,W]."""
+        alpha, beta = self.net(torch.cat([h, enc], 1)).chunk(2, 1)
+        return h + w * (h * alpha + beta)
+
+
+class HRDecoder(nn.Module):
+    def __init__(self, cfg: HRDecoderConfig = HRDecoderConfig()):
+        super().__init__()
+        if cfg.out_size not in (256, 512, 1024):
+            raise ValueError(f"out_size must be 256, 512 or 1024, got {cfg.out_size}")
+        self.cfg = cfg
+        c32, c64, c128, c256 = cfg.ch
+        self.inp = conv3(cfg.code_dim, c32)
+        self.b16 = nn.Sequential(*[ResBlock(c32) for _ in range(cfg.blocks16)])
+        self.up32 = Up(c32, c32)
+        self.fuse32 = Fuse(c32, cfg.feat_ch, cfg.fuse_hidden[0])
+        self.b32 = nn.Sequential(*[ResBlock(c32) for _ in range(cfg.blocks32)])
+        self.up64 = Up(c32, c64)
+        self.fuse64 = Fuse(c64, cfg.skip_ch, cfg.fuse_hidden[1])
+        self.up128 = Up(c64, c128)
+        ups, c = [], c128
+        for _ in range({256: 1, 512: 2, 1024: 3}[cfg.out_size]):
+            ups.append(Up(c, c256))
+            c = c256
+        self.ups = nn.Sequential(*ups)
+        self.to_rgb = conv3(c256, 3)
+
+    def forward(self, codes: torch.Tensor, warped: torch.Tensor | None = None, skip: torch.Tensor | None = None,
+                fidelity: float | torch.Tensor = 1.0) -> torch.Tensor:
+        """codes [B,code_dim,16,16], warped [B,F,32,32], skip [B,S,64,64] -> [B,3,out,out] (≈0..1)."""
+        b = codes.shape[0]
+        w = torch.as_tensor(fidelity, dtype=codes.dtype, device=codes.device).reshape(-1, 1, 1, 1).expand(b, 1, 1, 1)
+        h = self.up32(self.b16(self.inp(codes)))  # [B,c32,32,32]
+        if warped is not None:
+            h = self.fuse32(h, warped, w)
+        h = self.up64(self.b32(h))  # [B,c64,64,64]
+        if skip is not None:
+            h = self.fuse64(h, skip, w)
+        h = self.up128(h)  # [B,c128,128,128]
+        return self.to_rgb(self.ups(h)) + 0.5  # [B,3,out,out]
