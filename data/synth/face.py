@@ -308,15 +308,14 @@ def _ellipse_pts(cx, cy, rx, ry, n=16, a0=0.0, a1=2 * math.pi):
 class _Derived:
     """Identity-derived constants: colours, static 3D shells and shape numbers."""
 
-    fw: float
-    skin: np.ndarray
-    skin_dark: np.ndarray
-    lip: np.ndarray
-    iris: np.ndarray
-    hair: np.ndarray
-    brow: np.ndarray
-    style: str
-    beard: str
+    fw: float                # head width factor (1 = average)
+    skin: np.ndarray         # RGB float [3]
+    lip: np.ndarray          # RGB float [3]
+    iris: np.ndarray         # RGB float [3]
+    hair: np.ndarray         # RGB float [3] (grey mixed in with age)
+    brow: np.ndarray         # RGB float [3]
+    style: str               # HAIR_STYLES entry
+    beard: str               # FACIAL_HAIR entry
     skull: np.ndarray        # [K, 3] skull sample points (for the head outline)
     hair_shell: np.ndarray   # [K, 3] inflated skull points above the hair boundary
     hairline: np.ndarray     # [H, 3] front hairline curve, image left -> right
@@ -330,7 +329,7 @@ class _Derived:
 def _derive(idn: FaceIdentity) -> _Derived:
     fw = 1.0 + 0.10 * idn.face_width
     skin = _palette(_SKIN, idn.skin_tone).copy()
-    skin += np.array([6, 2, -10]) * idn.skin_warmth + np.array([4, -4, 2]) * (-idn.skin_warmth)
+    skin += np.array([2.0, 6.0, -12.0]) * idn.skin_warmth   # + yellow/olive, - pink
     skin = np.clip(skin, 0, 255)
     lip = skin * 0.64 + np.array([196, 80, 92]) * 0.36
     lip = lip * (1 - 0.35 * idn.lip_redness) + np.array([176, 58, 70]) * 0.35 * idn.lip_redness
@@ -425,7 +424,7 @@ def _derive(idn: FaceIdentity) -> _Derived:
             lines.append(u3 * [ax + vol * 0.8, ay + vol * 0.7, az + vol * 0.8] + [0, yc - vol * 0.3, zc0])
         strands = np.stack(lines)
 
-    d = _Derived(fw, skin, skin * 0.86, lip, _palette(_IRIS, idn.iris_hue), hair, brow, style, beard,
+    d = _Derived(fw, skin, lip, _palette(_IRIS, idn.iris_hue), hair, brow, style, beard,
                  skull, hair_shell, hairline, ears, long_hair, fringe, strands, np.zeros(2))
     # eye landmark mean correction at neutral motion (the lids are not symmetric in y)
     g = _geometry(idn, d, neutral_motion())
@@ -480,7 +479,6 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     dense = dense + np.column_stack([np.zeros(len(dense)), drop * 1.05 * w])
     g["jaw_dense"] = _lift(dense, z - 0.02 * w * jaw_open)
     g["jaw"] = g["jaw_dense"][::2]                           # [17, 3] landmarks 0-16
-    jaw2 = dense[::2]
 
     # --- face shell for the outline: jaw + hairline/cheek points ---
     g["cheeks"] = _lift(np.array([[-0.27 * fw * cheek, 0.02], [0.27 * fw * cheek, 0.02]]),
@@ -492,7 +490,7 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
     hu = 0.022 * es * (1 + 0.25 * idn.eye_roundness)
     hl = 0.011 * es * (1 + 0.25 * idn.eye_roundness)
     ex = _EYE_X * (1 + 0.15 * idn.eye_spacing)
-    ey = _EYE_Y - 0.02 * idn.eye_height + (d.eye_off[1] if d.eye_off is not None else 0.0)
+    ey = _EYE_Y - 0.02 * idn.eye_height + d.eye_off[1]
     u = np.linspace(-1, 1, 13)
     for k, s in enumerate((-1, 1)):
         b = min(max(blink[k], 0.0), 1.0)
@@ -500,7 +498,7 @@ def _geometry(idn: FaceIdentity, d: _Derived, m: np.ndarray) -> dict:
         outer = u * s                                   # +1 at the outer corner
         tilt = -0.008 * idn.eye_tilt * outer
         low = hl * (1 - u * u) ** 0.8 * (1 - 0.35 * max(smile, 0)) - squint * (1 - u * u) + tilt
-        up_open = -hu * (1 - u * u) ** 0.65 * (1 + 0.12 * outer * 0 - 0.1 * outer) + tilt + 0.004 * gy * (1 - u * u)
+        up_open = -hu * (1 - u * u) ** 0.65 * (1 - 0.1 * outer) + tilt + 0.004 * gy * (1 - u * u)
         up = up_open * (1 - b) + (low - 0.0015) * b
         cx = s * ex
         xs = cx + ew * u
@@ -902,7 +900,7 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
                            (H, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     hs = 0.5  # full-res px -> shade px
 
-    skin, skin_d, hair = d.skin, d.skin_dark, d.hair
+    skin, hair = d.skin, d.hair
 
     # --- long hair behind everything ---
     if "long_hair" in p:
@@ -980,12 +978,9 @@ def _render(idn: FaceIdentity, d: _Derived, m: np.ndarray, size: int, scene: Sce
             # trimmed around the lips: a soft margin of skin keeps the mouth readable
             lips = np.vstack([p["lip_up_out"], p["lip_lo_out"][::-1]])
             c = lips.mean(0)
-            _soft_fill(img, (lips - c) * [1.18, 1.45] + c + [0, 0.006 * S], skin * 0.9, 0.85, 0.008 * S)
+            _soft_fill(img, (lips - c) * [1.3, 1.8] + c + [0, 0.008 * S], skin * 0.9, 0.9, 0.008 * S)
 
     # --- shading map: shadows (negative) and highlights (positive), half resolution ---
-    def sh_fill(pts, v):
-        _fill(shade, pts * hs, float(v))
-
     def sh_line(pts, v, w):
         _line(shade, pts * hs, float(v), w * lw * hs)
 
