@@ -48,6 +48,8 @@ class MotionBundleConfig:
     head_part: str = "head_pose"  # the part "still head" freezes
     source: str = "gt"  # motion space: "gt" or "renderer:<checkpoint file name>"
     fps: float = 25.0  # video frame rate of the latent
+    guided_parts: tuple = ("lips",)  # parts that classifier-free guidance on audio applies to
+    seam_blend: int = 6  # frames over which a window's start offset from its context is faded out (0 = off)
     content: ContentEncoderConfig = field(default_factory=ContentEncoderConfig)
     diffusion: MotionDiffusionConfig = field(default_factory=MotionDiffusionConfig)
     sync: SyncExpertConfig = field(default_factory=SyncExpertConfig)
@@ -55,6 +57,10 @@ class MotionBundleConfig:
 
     def __post_init__(self):
         self.parts = {k: [int(v[0]), int(v[1])] for k, v in self.parts.items()}
+        self.guided_parts = tuple(self.guided_parts)
+        unknown = [p for p in self.guided_parts if p not in self.parts]
+        if unknown:
+            raise ValueError(f"guided_parts {unknown} are not motion parts {list(self.parts)}")
         if max(e for _, e in self.parts.values()) != self.motion_dim:
             raise ValueError(f"parts {self.parts} do not cover motion_dim {self.motion_dim}")
         lips = self.parts[self.lips_part][1] - self.parts[self.lips_part][0]
@@ -163,6 +169,9 @@ class MotionBundle(nn.Module):
         content = self.content(raw[None])[0]  # [T, content_dim] (linear memory, local receptive field)
         ident = None if identity is None else identity.reshape(1, -1).to(p.device, p.dtype)
         z = torch.zeros(T, self.cfg.motion_dim, device=p.device, dtype=p.dtype)  # normalised raw output
+        gmask = torch.zeros(self.cfg.motion_dim, device=p.device)
+        for name in self.cfg.guided_parts:
+            gmask[self.part_slice(name)] = 1.0
         n_win = math.ceil(T / W)
         for k in range(n_win):
             s = k * W
@@ -177,12 +186,28 @@ class MotionBundle(nn.Module):
                 ctx[0, lo - (s - C):] = z[lo:s]
                 cmask[0, lo - (s - C):] = True
             g = torch.Generator().manual_seed(self.window_seed(seed, k))
-            x = self.diffusion.sample(ctx, cmask, audio, amask, ident, steps, guidance, g)[0]
+            x = self.diffusion.sample(ctx, cmask, audio, amask, ident, steps, guidance, g, guidance_mask=gmask)[0]
+            if s > 0 and self.cfg.seam_blend > 0:
+                x = self.blend_seam(z[max(0, s - 2):s], x)
             n = min(W, T - s)
             z[s:s + n] = x[:n]
             if progress is not None:
                 progress(k + 1, n_win)
         return self.denormalize(self.apply_controls(z, scales, still_head))
+
+    def blend_seam(self, tail: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Fade out the jump between the context tail [<=2, D] and a new window x [W, D].
+
+        The first new frame should continue the tail at its velocity; the difference d from that
+        is removed with a linear ramp over `seam_blend` frames (x[i] -= d * (1 - i/R)), so the
+        window keeps its own motion after R frames and the boundary has no step."""
+        R = min(self.cfg.seam_blend, x.shape[0])
+        vel = tail[-1] - tail[-2] if tail.shape[0] >= 2 else torch.zeros_like(tail[-1])
+        d = x[0] - (tail[-1] + vel)
+        ramp = 1.0 - torch.arange(R, device=x.device, dtype=x.dtype) / R  # [R]: 1 .. 1/R
+        x = x.clone()
+        x[:R] -= ramp[:, None] * d[None]
+        return x
 
     @torch.no_grad()
     def refine(self, latent: torch.Tensor, speech, strength: float = 1.0) -> torch.Tensor:

@@ -179,8 +179,11 @@ class MotionDiffusion(nn.Module):
     @torch.no_grad()
     def sample(self, context: torch.Tensor, context_mask: torch.Tensor, audio: torch.Tensor, audio_mask: torch.Tensor,
                identity: torch.Tensor | None, steps: int, guidance: float, generator: torch.Generator,
-               clip: float = 6.0) -> torch.Tensor:
-        """DDIM (eta 0) with classifier-free guidance on audio. Returns new frames x0 [B, W, D]."""
+               clip: float = 6.0, guidance_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """DDIM (eta 0) with classifier-free guidance on audio. Returns new frames x0 [B, W, D].
+
+        guidance_mask [D] (1 = guided, 0 = conditional prediction only) limits guidance to the dims
+        that follow the audio (the lips): guiding head pose or blinks only amplifies their noise."""
         cfg = self.cfg
         B = audio.shape[0]
         x = torch.randn((B, cfg.window, cfg.motion_dim), generator=generator, device="cpu").to(audio.device, audio.dtype)
@@ -195,7 +198,8 @@ class MotionDiffusion(nn.Module):
                                    audio.repeat(2, 1, 1), torch.cat([audio_mask, no_audio]),
                                    None if identity is None else identity.repeat(2, 1))
                 cond, uncond = x0.chunk(2)
-                x0 = uncond + guidance * (cond - uncond)
+                g = (guidance - 1.0) * (guidance_mask.to(cond) if guidance_mask is not None else 1.0)
+                x0 = cond + g * (cond - uncond)
             else:
                 x0 = self.denoiser(x, tb, context, context_mask, audio, audio_mask, identity)
             x0 = x0.clamp(-clip, clip)

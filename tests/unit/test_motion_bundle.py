@@ -63,6 +63,7 @@ def test_streaming_prefix_is_independent_of_what_follows():
 def test_window_context_is_the_previous_tail_and_memory_is_bounded():
     """Each window gets the last C generated frames as context; per-window tensors do not grow with T."""
     b = small_bundle()
+    b.cfg.seam_blend = 0  # the raw window outputs are then exactly what the next window sees
     calls = []
     orig = b.diffusion.sample
 
@@ -125,3 +126,23 @@ def test_config_keeps_sizes_consistent():
     assert cfg.sync.lips_dim == cfg.refine.lips_dim == 3 and cfg.sync.audio_dim == 320
     with pytest.raises(ValueError, match="cover"):
         MotionBundleConfig(motion_dim=11, parts=PARTS)
+
+
+def test_seam_blend_continues_the_tail_then_leaves_the_window_alone():
+    b = small_bundle()
+    b.cfg.seam_blend = 4
+    tail = torch.tensor([[0.0] * 10, [1.0] * 10])  # velocity +1 per frame
+    x = torch.randn(8, 10) + 5.0
+    y = b.blend_seam(tail, x)
+    assert torch.allclose(y[0], torch.full((10,), 2.0))  # continues the tail at its velocity
+    assert torch.equal(y[4:], x[4:])  # untouched after the ramp
+    jumps = (y[1:4] - y[:3]) - (x[1:4] - x[:3])  # the correction changes smoothly (constant steps)
+    assert torch.allclose(jumps, jumps[:1].expand_as(jumps), atol=1e-5)
+
+
+def test_generated_boundaries_have_no_step():
+    """With blending, the jump into each window equals the tail's velocity (no step at the seam)."""
+    b = small_bundle()
+    z = b.normalize(b.generate(raw(40), seed=0, steps=2))
+    for s in (8, 16, 24, 32):
+        assert torch.allclose(z[s] - z[s - 1], z[s - 1] - z[s - 2], atol=1e-4)
