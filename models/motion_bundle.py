@@ -81,7 +81,7 @@ class MotionBundle(nn.Module):
         self.register_buffer("motion_mean", torch.zeros(cfg.motion_dim))
         self.register_buffer("motion_std", torch.ones(cfg.motion_dim))
         self.register_buffer("motion_rest", torch.zeros(cfg.motion_dim))  # normalised units
-        self._raw_cache: "weakref.WeakKeyDictionary[torch.Tensor, torch.Tensor]" = weakref.WeakKeyDictionary()
+        self._raw_cache: dict[int, tuple[weakref.ref, torch.Tensor]] = {}  # id(wave) -> (ref, raw features)
 
     # -- spaces -------------------------------------------------------------------------------
     @property
@@ -109,11 +109,15 @@ class MotionBundle(nn.Module):
         fe = getattr(speech, "front_end", None)
         if fe is not None and abs(fe.fps - self.cfg.fps) > 1e-6:
             raise ValueError(f"speech features are at {fe.fps} fps, the motion model at {self.cfg.fps}")
-        hit = self._raw_cache.get(wave)
-        if hit is None:
-            hit = self.content.features(wave, fe=fe)
-            self._raw_cache[wave] = hit
-        return hit
+        # MotionDiffusion and LipRefine read the same speech: compute its features once, keep them
+        # while the wave lives (tensors can't be WeakKeyDictionary keys: == is elementwise)
+        self._raw_cache = {k: v for k, v in self._raw_cache.items() if v[0]() is not None}
+        hit = self._raw_cache.get(id(wave))
+        if hit is not None and hit[0]() is wave:
+            return hit[1]
+        raw = self.content.features(wave, fe=fe)
+        self._raw_cache[id(wave)] = (weakref.ref(wave), raw)
+        return raw
 
     def _param(self) -> torch.Tensor:
         return self.motion_mean

@@ -9,7 +9,10 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 
 from .. import host
+from .face import FaceAlign, PasteBack
+from .motion import LipRefine, LoadMotionModel, MotionDiffusion, PreviewMotion
 from .portrait import LoadPortraitModel, SpeechEncode, SpeechToPortrait
+from .render import HRCodebookDecode, MotionFromVideo, RendererLoader
 from .speech import LoadSpeech
 
 host.register_model_folder()
@@ -19,6 +22,15 @@ NODES: list[type[io.ComfyNode]] = [
     LoadPortraitModel,
     SpeechEncode,
     SpeechToPortrait,
+    LoadMotionModel,
+    MotionDiffusion,
+    LipRefine,
+    PreviewMotion,
+    RendererLoader,
+    HRCodebookDecode,
+    MotionFromVideo,
+    FaceAlign,
+    PasteBack,
 ]
 
 

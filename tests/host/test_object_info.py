@@ -2,7 +2,9 @@
 
 from see_the_speaker.harness.server import PACK_LINK_NAME
 
-EXPECTED_NODES = {"STS_LoadSpeech", "STS_LoadPortraitModel", "STS_SpeechEncode", "STS_SpeechToPortrait"}
+EXPECTED_NODES = {"STS_LoadSpeech", "STS_LoadPortraitModel", "STS_SpeechEncode", "STS_SpeechToPortrait",
+                  "STS_LoadMotionModel", "STS_MotionDiffusion", "STS_LipRefine", "STS_PreviewMotion",
+                  "STS_RendererLoader", "STS_HRCodebookDecode", "STS_MotionFromVideo", "STS_FaceAlign", "STS_PasteBack"}
 
 
 def _pack_nodes(info):

@@ -146,3 +146,12 @@ def test_generated_boundaries_have_no_step():
     z = b.normalize(b.generate(raw(40), seed=0, steps=2))
     for s in (8, 16, 24, 32):
         assert torch.allclose(z[s] - z[s - 1], z[s - 1] - z[s - 2], atol=1e-4)
+
+
+def test_speech_features_are_computed_once_per_wave():
+    b = small_bundle()
+    wave = torch.randn(16000) * 0.1
+    first = b.speech_raw(wave)
+    assert b.speech_raw(wave) is first  # cached for the same tensor
+    other = wave.clone()
+    assert b.speech_raw(other) is not first and torch.equal(b.speech_raw(other), first)
