@@ -105,7 +105,9 @@ class RendererMotion(MotionSource):
         frames = torch.from_numpy(corpus.load_frames(rec)).permute(0, 3, 1, 2).float() / 255
         lat = torch.cat([self.renderer.encode_motion(frames[i:i + self.batch]) for i in range(0, len(frames), self.batch)])
         ident = self.renderer.encode_portrait(frames[:1])[1][0]
-        save_file({"latent": lat.float().contiguous(), "identity": ident.float().contiguous()}, path)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        save_file({"latent": lat.float().contiguous(), "identity": ident.float().contiguous()}, tmp)
+        os.replace(tmp, path)
         return lat.numpy(), ident.numpy()
 
 
@@ -151,7 +153,9 @@ def load_raw_features(corpus: Corpus, clips: list[ClipRecord], cfg: ContentEncod
             cached[r.id] = raw_features(wave, cfg, r.n_frames).half().contiguous()
             if (i + 1) % 200 == 0:
                 log(f"  {i + 1}/{len(todo)}")
-        save_file(cached, path)
+        tmp = f"{path}.{os.getpid()}.tmp"  # atomic: torchrun ranks may compute the same cache at once
+        save_file(cached, tmp)
+        os.replace(tmp, path)
     return {r.id: cached[r.id].float() for r in clips}
 
 

@@ -319,6 +319,8 @@ def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler:
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     model = rt.wrap(module)
     step = rt.resume({"bundle": bundle}, {"opt": opt})
+    if step and rt.is_main:
+        print(f"phase {phase}: resumed at step {step}", flush=True)
     bundle.train()
     rest = bundle.motion_rest[bundle.part_slice(bundle.cfg.lips_part)].to(rt.device)
     t0, seen = time.time(), 0
@@ -391,7 +393,7 @@ def train(cfg: TrainMotionConfig) -> str:
         run_phase(phase, cfg, bundle, sampler, val, readout, train_clips)
     last = [p for p in PHASES if os.path.exists(os.path.join(cfg.out, f"{p}.safetensors"))]
     final = os.path.join(cfg.out, "motion.safetensors")
-    if last:
+    if last and int(os.environ.get("RANK", "0")) == 0:
         bundle.load_state_dict(load_checkpoint(os.path.join(cfg.out, f"{last[-1]}.safetensors"), KIND).tensors)
         save_module(final, KIND, bundle.cfg, bundle.cpu(), extra={
             "phases": last, "train_config": dataclasses.asdict(cfg), "corpus": os.path.abspath(cfg.corpus),
