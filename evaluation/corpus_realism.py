@@ -85,18 +85,25 @@ APPEARANCE_FIELDS = COLOUR_FIELDS + ("hair_style", "hair_volume", "hair_part", "
 
 
 def synthetic_sample(n_identities: int, per_identity: int, size: int = 256, seed: int = 0,
-                     scene_per_frame: bool = True, fix: tuple[str, ...] = ()) -> FrameSample:
+                     scene_per_frame: bool = True, fix: tuple[str, ...] = (),
+                     identities: str = "uniform") -> FrameSample:
     """Render ``per_identity`` random-motion frames for each of ``n_identities`` random identities.
 
     scene_per_frame: draw a new background/clothing/light for every frame (so identity can only
     be told from the face), else one scene per identity.
     fix: identity fields held at their default value for everyone (ablations).
+    identities: "uniform" (``FaceIdentity.random``) or "speakers" (the corpus generator's speaker
+    model, ``synth.speaker.make_speaker(seed, i)``: the identity distribution of a generated corpus).
     """
     rng = np.random.default_rng(seed)
     default = FaceIdentity()
+    if identities == "speakers":
+        from ..data.synth.speaker import make_speaker  # noqa: PLC0415 (optional: only this mode)
+    elif identities != "uniform":
+        raise ValueError(f"unknown identity sampler {identities!r}")
     frames, lms, spk = [], [], []
     for k in range(n_identities):
-        idn = FaceIdentity.random(rng)
+        idn = FaceIdentity.random(rng) if identities == "uniform" else make_speaker(seed, k).identity
         if fix:
             idn = dataclasses.replace(idn, **{f: getattr(default, f) for f in fix})
         scene = Scene.random(rng)
@@ -286,6 +293,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fix", choices=("none", "colour", "appearance"), default="none",
                         help="--synthetic ablation: hold colours (skin, hair, iris, lips) or all appearance "
                              "(colours, hair style, facial hair, age) at their defaults, leaving face geometry")
+    parser.add_argument("--identities", choices=("uniform", "speakers"), default="uniform",
+                        help="--synthetic: identities from FaceIdentity.random (uniform over every range) or from "
+                             "the corpus generator's speaker model (the distribution a generated corpus has)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--out", default="corpus_check.json",
                         help="JSON result path; a markdown summary is written next to it (.md)")
@@ -316,9 +326,11 @@ def run(args: argparse.Namespace) -> int:
     if args.synthetic:
         fix = {"none": (), "colour": COLOUR_FIELDS, "appearance": APPEARANCE_FIELDS}[args.fix]
         sample = synthetic_sample(args.synthetic, args.frames_per_speaker, args.size, args.seed,
-                                  scene_per_frame=not args.scene_per_speaker, fix=fix)
-        if fix:
-            sample.source = f"synthetic (fixed: {args.fix})"
+                                  scene_per_frame=not args.scene_per_speaker, fix=fix, identities=args.identities)
+        notes = ([f"{args.identities} identities"] if args.identities != "uniform" else []) + (
+            [f"fixed: {args.fix}"] if fix else [])
+        if notes:
+            sample.source = f"synthetic ({', '.join(notes)})"
     elif args.corpus:
         sample = corpus_sample(args.corpus, args.speakers, args.frames_per_speaker, args.seed, args.split)
     else:

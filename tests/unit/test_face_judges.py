@@ -52,6 +52,10 @@ def test_synthetic_sample_shapes():
     s = synthetic_sample(3, 2, size=64, seed=0)
     assert s.frames.shape == (6, 64, 64, 3) and s.landmarks.shape == (6, 68, 2)
     assert list(s.speaker) == [0, 0, 1, 1, 2, 2]
+    fixed = synthetic_sample(2, 1, size=64, seed=0, fix=("skin_tone", "hair_style"), identities="speakers")
+    assert fixed.frames.shape == (2, 64, 64, 3)
+    with pytest.raises(ValueError):
+        synthetic_sample(1, 1, size=64, identities="nope")
 
 
 @needs_mediapipe
