@@ -1,0 +1,86 @@
+"""Renderer training: losses, weak landmark targets, phase schedule, and a resumable 3-phase run on
+a tiny generated corpus with a tiny model (plumbing only; learning is shown by the short runs in
+the report / model card)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from see_the_speaker.data.canonical import CANONICAL_5
+from see_the_speaker.data.corpus import ClipData, CorpusSpec, CorpusWriter
+from see_the_speaker.data.synth.face import FaceIdentity, MOTION_FIELDS, neutral_motion, render_clip
+from see_the_speaker.training.render_losses import (
+    mouth_eye_targets, pose_targets, psnr, reconstruction_loss, region_weights, ssim,
+)
+from see_the_speaker.training.train_renderer import TrainConfig, lr_at, phase_of, train
+from test_renderer_models import tiny_config
+
+
+def test_ssim_psnr_and_reconstruction_loss():
+    a = torch.rand(2, 3, 32, 32)
+    assert ssim(a, a).item() == pytest.approx(1.0, abs=1e-4)
+    assert ssim(a, torch.rand(2, 3, 32, 32)).item() < 0.2
+    assert torch.isinf(psnr(a, a)).logical_not().all() and psnr(a, a).min() > 90
+    assert psnr(a, (a + 0.1).clamp(0, 1)).mean() < 25
+    assert reconstruction_loss(a, a)["total"].item() == pytest.approx(0.0, abs=1e-4)
+
+
+def test_weak_targets_from_landmarks():
+    motion = np.stack([neutral_motion()] * 3)
+    motion[1, MOTION_FIELDS.index("jaw_open")] = 1.0
+    motion[2, MOTION_FIELDS.index("tx")] = 0.05
+    motion[2, MOTION_FIELDS.index("blink_l")] = 1.0
+    _, lm = render_clip(FaceIdentity(), motion, 128)
+    lm = torch.from_numpy(lm)
+    pose = pose_targets(lm, 128)
+    assert pose[0].abs().max() < 0.05  # the neutral average face sits on the canonical points
+    assert pose[2, 2] - pose[0, 2] == pytest.approx(0.1, abs=0.02)  # tx 5% of the side = 0.1 in [-1,1]
+    lips, eyes = mouth_eye_targets(lm, 128)
+    assert lips[1, 0] > lips[0, 0] + 0.3  # jaw open -> inner-lip opening target grows
+    assert eyes[2, 0] < 0.5 * eyes[0, 0] and eyes[2, 1] == pytest.approx(eyes[0, 1].item(), rel=0.2)
+    w = region_weights(lm, 64, 128)
+    assert w.shape == (3, 1, 64, 64) and w.min() >= 1 and w[0, 0, int(0.72 * 64), 32] > 3
+
+
+def test_phase_schedule():
+    steps = (3, 4, 2)
+    assert [phase_of(s, steps)[0] for s in range(10)] == ["codebook"] * 3 + ["reconstruct"] * 4 + ["transformer"] * 2 + ["done"]
+    assert phase_of(5, steps) == ("reconstruct", 2, 4)
+    cfg = TrainConfig(lr=1e-3)
+    lrs = [lr_at(cfg, k, 1000) for k in range(1000)]
+    assert max(lrs) == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4, rel=0.05)
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("render_corpus")
+    rng = np.random.default_rng(0)
+    with CorpusWriter(root, CorpusSpec(crop_size=64)) as w:
+        for s in range(3):
+            w.add_speaker(f"spk{s}", "train")
+            motion = np.stack([neutral_motion()] * 6)
+            motion[:, 0] = rng.uniform(0, 1, 6)
+            frames, lm = render_clip(FaceIdentity(), motion, 64)
+            w.add_clip(ClipData(f"spk{s}", "c0", "train", frames, np.zeros(6 * 640, np.float32), lm))
+    return root
+
+
+def test_three_phase_run_resumes(tiny_corpus, tmp_path):
+    out = str(tmp_path / "run")
+    cfg = TrainConfig(corpus=str(tiny_corpus), out=out, steps=(1, 1, 1), batch=2, workers=0, log_every=1,
+                      sample_every=100, save_every=100, threads=1, model=tiny_config())
+    train(cfg)
+    rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
+    assert [r["phase"] for r in rows] == ["codebook", "reconstruct", "transformer"]
+    assert all(np.isfinite(r["loss"]) for r in rows)
+    assert os.path.exists(os.path.join(out, "samples", "000003_transformer.png"))
+    cfg.steps = (1, 1, 2)  # one more transformer step: resumes at step 3
+    train(cfg)
+    rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert json.load(open(os.path.join(out, "state.json")))["step"] == 4
