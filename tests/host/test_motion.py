@@ -92,3 +92,59 @@ def test_long_speech_runs(client, bundles):
 def test_wrong_kind_names_the_input(client, bundles):
     r = client.run(graph(ckpt=WRONG), timeout=120)
     assert not r.ok and "ckpt_name" in str(r.error) and "motion" in str(r.error)
+
+
+# --------------------------------------------------------------------------------------------
+# the whole stage-2 chain to a talking mp4 (workflow speech_to_video)
+
+@pytest.fixture(scope="module")
+def video_models(comfy, bundles):
+    """An untrained renderer and an untrained motion bundle in that renderer's motion space."""
+    from see_the_speaker.models.renderer import KIND as RKIND, Renderer, RendererConfig
+    folder = bundles
+    torch.manual_seed(0)
+    renderer = Renderer(RendererConfig()).eval()
+    rname = "renderer_test_for_motion.safetensors"
+    save_module(os.path.join(folder, rname), RKIND, renderer.cfg, renderer, extra={"trained": False, "note": "test fixture"})
+    with torch.no_grad():
+        id_dim = renderer.encode_portrait(torch.zeros(1, 3, 64, 64))[1].shape[-1]
+    spec = renderer.spec
+    cfg = MotionBundleConfig(motion_dim=spec.dim, parts={k: list(v) for k, v in spec.parts().items()},
+                             source="renderer:" + rname,
+                             content=ContentEncoderConfig(backend="mel", dim=16, hidden=16, layers=1),
+                             diffusion=MotionDiffusionConfig(width=32, depth=1, heads=2, identity_dim=int(id_dim)),
+                             sync=SyncExpertConfig(width=16, embed=8), refine=LipRefineConfig(width=16, layers=1))
+    motion = MotionBundle(cfg)
+    motion.set_stats(torch.zeros(spec.dim), torch.full((spec.dim,), 0.05), torch.zeros(spec.dim))  # small motions
+    mname = "motion_test_renderer_space.safetensors"
+    save_module(os.path.join(folder, mname), KIND, cfg, motion, extra={"trained": False, "note": "test fixture"})
+    Image.fromarray(np.full((256, 256, 3), 150, np.uint8)).save(os.path.join(comfy.input_dir, "motion_portrait256.png"))
+    return {"renderer": rname, "motion": mname}
+
+
+def test_speech_to_talking_mp4_durations_agree(client, video_models):
+    g = set_inputs(load_api_workflow("speech_to_video"), {
+        "STS_LoadSpeech": {"audio": "motion_speech.flac"},
+        "STS_LoadMotionModel": {"ckpt_name": video_models["motion"]},
+        "STS_RendererLoader": {"ckpt_name": video_models["renderer"]},
+        "LoadImage": {"image": "motion_portrait256.png"},
+        "STS_MotionDiffusion": {"steps": 2},
+        "SaveVideo": {"filename_prefix": f"test/talking_{uuid.uuid4().hex[:8]}"},
+    })
+    result = client.run(g, timeout=600)
+    assert result.ok, (result.error or {}).get("exception_message", result.error)
+    files = [f for f in result.files() if f.filename.endswith(".mp4")]
+    assert files, result.files()
+    import av
+    with av.open(io.BytesIO(client.view(files[0]))) as container:
+        vs, aus = container.streams.video[0], container.streams.audio[0]
+        n_video = sum(1 for _ in container.decode(vs))
+    with av.open(io.BytesIO(client.view(files[0]))) as container:
+        aus = container.streams.audio[0]
+        rate = aus.codec_context.sample_rate
+        n_audio = sum(f.samples for f in container.decode(aus))
+    speech_s = sf.info(os.path.join(os.path.dirname(__file__), "..", "..", "samples", "speech_en.flac")).duration
+    video_s, audio_s = n_video / 25.0, n_audio / rate
+    print(f"talking mp4: {n_video} frames = {video_s:.3f} s video, {audio_s:.3f} s audio, speech {speech_s:.3f} s")
+    assert abs(video_s - speech_s) <= 1 / 25 + 1e-6
+    assert abs(audio_s - video_s) <= 1 / 25 + 1024 / rate + 1e-6  # AAC priming may add one 1024-sample frame
