@@ -78,12 +78,13 @@ class SCFP(nn.Module):
         self.diffusion = Diffusion(cfg.diffusion)
 
     # ---------------------------------------------------------------------------------------
+    # (not named `device`: ComfyUI's ModelPatcher sets a plain `device` attribute on the module)
     @property
-    def device(self) -> torch.device:
+    def compute_device(self) -> torch.device:
         return self.prior.mu.device
 
     @property
-    def dtype(self) -> torch.dtype:
+    def compute_dtype(self) -> torch.dtype:
         return self.prior.mu.dtype
 
     def logmel(self, wave: torch.Tensor) -> torch.Tensor:
@@ -135,8 +136,8 @@ class SCFP(nn.Module):
         lengths = lengths.clamp(max=mel.shape[-1])
         g = None
         if self.cfg.speech.ge2e:
-            g = self.speech_encoder.ge2e(batch.to(self.device, self.dtype), torch.tensor([e - s for s, e in spans]))
-        utt, tok, mask = self.speech_encoder(mel.to(self.device, self.dtype), lengths.to(self.device), g)
+            g = self.speech_encoder.ge2e(batch.to(self.compute_device, self.compute_dtype), torch.tensor([e - s for s, e in spans]))
+        utt, tok, mask = self.speech_encoder(mel.to(self.compute_device, self.compute_dtype), lengths.to(self.compute_device), g)
         weight = mask.sum(1).float()  # [W]
         utterance = (utt.float() * weight[:, None]).sum(0) / weight.sum()
         tokens = torch.cat([tok[i, : int(m)] for i, m in enumerate(mask.sum(1))]).float()
@@ -149,13 +150,13 @@ class SCFP(nn.Module):
         if beta is not None:
             if not 0.0 <= float(beta) <= 1.0:
                 raise ValueError(f"beta override must be in [0, 1], got {beta}")
-            return torch.full((b, c), float(beta), device=self.device, dtype=self.dtype)
+            return torch.full((b, c), float(beta), device=self.compute_device, dtype=self.compute_dtype)
         if prior_mode == "adaptive":
-            return self.saw(utterance.to(self.device, self.dtype))
+            return self.saw(utterance.to(self.compute_device, self.compute_dtype))
         if prior_mode == "fixed":
             return self.prior.beta0.expand(b, c).clone()
         if prior_mode == "none":
-            return torch.zeros(b, c, device=self.device, dtype=self.dtype)
+            return torch.zeros(b, c, device=self.compute_device, dtype=self.compute_dtype)
         raise ValueError(f"prior_mode must be one of {PRIOR_MODES}, got {prior_mode!r}")
 
     def speech_condition(self, utterance: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,7 +165,7 @@ class SCFP(nn.Module):
             utterance, tokens = utterance[None], tokens[None]
         mask = torch.ones(tokens.shape[:2], dtype=torch.bool)
         seg = pool_segments(tokens.float().cpu(), mask, self.cfg.denoiser.n_tokens)
-        return utterance.to(self.device, self.dtype), seg.to(self.device, self.dtype)
+        return utterance.to(self.compute_device, self.compute_dtype), seg.to(self.compute_device, self.compute_dtype)
 
     @torch.no_grad()
     def decode_latents(self, z_scaled: torch.Tensor) -> torch.Tensor:
@@ -193,7 +194,7 @@ class SCFP(nn.Module):
         b = self.prior_beta(u, prior_mode, beta)  # [1, C]
         u, tok, bb = u.expand(n, -1), tok.expand(n, -1, -1), b.expand(n, -1)
         c, s = self.cfg.prior.channels, self.cfg.prior.size
-        x_T = Diffusion.initial_noise((c, s, s), [seed + i for i in range(n)], self.device, self.dtype)
+        x_T = Diffusion.initial_noise((c, s, s), [seed + i for i in range(n)], self.compute_device, self.compute_dtype)
         r = self.diffusion.sample(self.denoiser, x_T, u, tok, bb, self.denoiser.null_condition(n),
                                   steps, guidance, progress)
         images = self.decode_latents(r + self.prior.offset(bb))

@@ -49,6 +49,9 @@ $PIP install -q -c "$CONSTRAINTS" -e "$ROOT[test,eval,data,motion]" 2>&1 | grep 
 # mediapipe 0.10.21 declares jax/opencv-contrib/sounddevice it does not need for face mesh.
 $PIP install -q -c "$CONSTRAINTS" absl-py attrs flatbuffers matplotlib "protobuf>=4.25.3,<5" 2>&1 | grep -v "^WARNING: Location" || true
 $PIP install -q --no-deps mediapipe==0.10.21 2>&1 | grep -v "^WARNING: Location" || true
+# Stage-1 training reads the GE2E speaker-encoder weights from this wheel (models/ge2e.py); its
+# librosa/webrtcvad dependencies are not needed for that, so --no-deps.
+$PIP install -q --no-deps resemblyzer==0.1.4 2>&1 | grep -v "^WARNING: Location" || true
 python - <<'PY'
 import torch, torchvision, torchaudio, av, numpy, mediapipe, dlib, cv2, espeakng_loader, see_the_speaker
 print(f"[setup] ok: torch {torch.__version__}, torchaudio {torchaudio.__version__}, numpy {numpy.__version__}, "

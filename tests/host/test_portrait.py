@@ -54,37 +54,45 @@ def graph(audio="portrait_speech.flac", ckpt=TINY, prefix=None, **portrait):
     })
 
 
+def why(result):
+    err = result.error or {}
+    return f"{result.status}: {err.get('node_type')}: {err.get('exception_message')}"
+
+
 def images(client, result):
     return [np.asarray(Image.open(io.BytesIO(client.view(f))).convert("RGB")) for f in result.files("5")]
 
 
 def test_workflow_saves_n_portraits_and_seeds_reproduce(client, bundles):
     first = client.run(graph(), timeout=300)
-    assert first.ok, first.error
+    assert first.ok, why(first)
     a = images(client, first)
     assert len(a) == 2 and a[0].shape == (256, 256, 3)
     # 3 candidates from the same seed: the first two are recomputed and must equal the first run's
     again = client.run(graph(candidates=3), timeout=300)
-    assert again.ok, again.error
+    assert again.ok, why(again)
     b = images(client, again)
     assert len(b) == 3
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     other = client.run(graph(seed=8, candidates=1), timeout=300)
-    assert other.ok and np.array_equal(images(client, other)[0], a[1])  # seed 8 = candidate 1 of seed 7
+    assert other.ok, why(other)
+    # seed 8 alone = candidate 1 of seed 7 (same noise; batch-size float rounding allows ±2/255)
+    diff = np.abs(images(client, other)[0].astype(int) - a[1].astype(int))
+    assert diff.max() <= 2, diff.max()
     assert not np.array_equal(a[0], a[1])
 
 
 def test_prior_modes_run(client, bundles):
     for mode, beta in (("none", -1.0), ("fixed", -1.0), ("adaptive", 0.3)):
         result = client.run(graph(prior_mode=mode, beta_override=beta, candidates=1), timeout=300)
-        assert result.ok, (mode, result.error)
+        assert result.ok, (mode, why(result))
 
 
 def test_speech_encode_without_model_feeds_portrait(client, bundles):
     g = graph(candidates=1)
     del g["3"]["inputs"]["model"]  # front-end features only; SpeechToPortrait encodes with its model
     result = client.run(g, timeout=300)
-    assert result.ok, result.error
+    assert result.ok, why(result)
 
 
 @pytest.mark.parametrize("audio,needle", [
@@ -100,7 +108,7 @@ def test_unusable_speech_gives_node_error(client, bundles, audio, needle):
 
 def test_ten_minutes_of_audio_uses_a_bounded_window(client, bundles):
     result = client.run(graph(audio="portrait_long.flac", candidates=1, steps=2), timeout=600)
-    assert result.ok, result.error
+    assert result.ok, why(result)
     assert len(result.files("5")) == 1
 
 

@@ -1,5 +1,6 @@
 """Stage-1 (SCFP) modules: shapes, invariants and determinism on small tensors."""
 
+import pytest
 import torch
 
 from see_the_speaker.models.diffusion import Diffusion, DiffusionConfig
@@ -8,6 +9,16 @@ from see_the_speaker.models.portrait_autoencoder import AutoencoderConfig, Portr
 from see_the_speaker.models.portrait_denoiser import DenoiserConfig, PortraitDenoiser
 from see_the_speaker.models.saw import SAW, SAWConfig
 from see_the_speaker.models.speech_encoder import SpeechEncoder, SpeechEncoderConfig, pool_segments
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small tensors: one intra-op thread is fastest, and robust on a shared, busy CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 SMALL_SPEECH = SpeechEncoderConfig(dim=32, layers=1, heads=2, dropout=0.0, ge2e=False)
 
@@ -140,7 +151,6 @@ def test_ge2e_unit_norm_loudness_and_padding_invariant():
 def test_speech_encoder_with_ge2e_input():
     enc = SpeechEncoder(SpeechEncoderConfig(dim=32, layers=1, heads=2, dropout=0.0, ge2e=True)).eval()
     mel = torch.randn(2, 80, 150)
-    import pytest
     with pytest.raises(ValueError, match="GE2E"):
         enc(mel)
     g = torch.nn.functional.normalize(torch.randn(2, 256), dim=1)
