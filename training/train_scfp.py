@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoint import config_from_dict
+from ..host import PACK_DIR
 from ..models.scfp import SCFP, SCFPConfig
 from ..models.speech_encoder import pool_segments
 from .runtime import Runtime, RuntimeConfig
@@ -506,7 +507,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ae-lr", type=float, default=1e-3)
     # conre
     p.add_argument("--conre-steps", type=int, default=100000)
-    p.add_argument("--conre-minutes", type=float, default=20.0)
+    p.add_argument("--conre-minutes", type=float, default=15.0)
     p.add_argument("--conre-speakers", type=int, default=16, help="speakers per batch")
     p.add_argument("--conre-per-speaker", type=int, default=2, help="clips per speaker per batch")
     p.add_argument("--conre-seconds", type=float, default=3.0, help="speech crop length")
@@ -521,7 +522,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--speech-variants", type=int, default=2, help="augmented speech conditions per clip (+ clean)")
     # export
-    p.add_argument("--export", default="weights/scfp_default.safetensors", help="bundle path written by the export phase")
+    p.add_argument("--export", default=os.path.join(PACK_DIR, "weights", "scfp_default.safetensors"),
+                   help="bundle path written by the export phase (default: the pack's bundled default)")
 
 
 def run(args: argparse.Namespace) -> int:
