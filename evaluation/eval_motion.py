@@ -145,19 +145,19 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
     out["truth_frame_jump"] = float(np.mean(np.concatenate([np.linalg.norm(np.diff(bundle.normalize(c.motion).numpy(), axis=0), axis=1)
                                                             for c in clips])))
     if render > 0:
-        out.update(render_measure(bundle, source, corpus, clips[:render], res, render_size, renderer, log))
+        out.update(render_measure(bundle, source, corpus, clips[:render], render_size, seed, steps, guidance, strength, log))
     return out
 
 
-def render_measure(bundle, source, corpus, clips, res, size, renderer, log) -> dict:
+def render_measure(bundle, source, corpus, clips, size, seed, steps, guidance, strength, log) -> dict:
     """MediaPipe inner-lip opening on rendered generated/refined motion vs rendered ground truth."""
     from .face_judges import MediaPipeMesh
     g_all, r_all, t_all = [], [], []
     recs = {r.id: r for r in corpus.clips}
     with MediaPipeMesh() as mesh:
         for j, c in enumerate(clips):
-            gen = bundle.generate(c.raw, c.identity, seed=j, steps=20, guidance=2.0)
-            ref = bundle.refine(gen, c.raw, 1.0)
+            gen = bundle.generate(c.raw, c.identity, seed=seed + j, steps=steps, guidance=guidance)  # as in evaluate()
+            ref = bundle.refine(gen, c.raw, strength)
             if isinstance(source, GroundTruthMotion):
                 ident = corpus.load_arrays(recs[c.id])["identity"]
                 fr = [render_gt_space(source, ident, x.numpy(), size) for x in (gen, ref, c.motion)]

@@ -91,7 +91,8 @@ class RendererMotion(MotionSource):
         spec = self.renderer.spec
         self.parts, self.dim = spec.parts(), spec.dim
         self.identity_dim = int(self.renderer.encode_portrait(torch.zeros(1, 3, 64, 64))[1].shape[-1])
-        digest = hashlib.sha1(open(checkpoint, "rb").read(1 << 20)).hexdigest()[:12]
+        with open(checkpoint, "rb") as f:
+            digest = hashlib.sha1(f.read(1 << 20) + str(os.path.getsize(checkpoint)).encode()).hexdigest()[:12]
         self.cache = os.path.join(cache_dir, f"renderer-{digest}")
         os.makedirs(self.cache, exist_ok=True)
         self.batch = batch
