@@ -7,7 +7,7 @@ grids in samples/; single process or `torchrun --nproc_per_node=N -m ...` DDP):
 
 * `cache`       pick and decode portraits + audio once (training/scfp_data.py)
 * `autoencoder` KL autoencoder f=8 on portraits (random 128² crops of the 256² crops; L1 +
-                image-gradient L1 + small KL)
+                low-resolution colour L1 + image-gradient L1 + small KL)
 * `conre`       ConRe: speech encoder + face encoder; speaker-level contrastive loss (InfoNCE
                 with every same-speaker pair positive) + reconstruction of the face from speech
                 (synthetic identity attributes when the corpus has them, else the face
@@ -72,6 +72,17 @@ def load_phase(out: str, phase: str, modules: dict[str, nn.Module], prefer: dict
         stored = (prefer or {}).get(name, name)
         prefix = f"module.{stored}."
         m.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+
+
+def wait_for_rank0(path: str, timeout_s: float = 6 * 3600) -> None:
+    """Under torchrun, ranks > 0 wait until rank 0 has written `path` (shared caches are built once)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        return
+    t0 = time.time()
+    while not os.path.exists(path):
+        if time.time() - t0 > timeout_s:
+            raise TimeoutError(f"rank {os.environ.get('RANK')}: {path} never appeared")
+        time.sleep(2)
 
 
 class Budget:
@@ -174,6 +185,7 @@ def ge2e_table(scfp: SCFP, cache: PortraitCache, variants: int, seed: int, out_d
     from safetensors.torch import load_file, save_file
 
     path = os.path.join(out_dir, f"ge2e_v{variants}_s{seed}.safetensors")
+    wait_for_rank0(path)
     if os.path.exists(path):
         return load_file(path)["ge2e"]
     t0 = time.time()
@@ -190,7 +202,8 @@ def ge2e_table(scfp: SCFP, cache: PortraitCache, variants: int, seed: int, out_d
             for j, w in enumerate(waves):
                 batch[j, :w.shape[0]] = torch.from_numpy(w)
             table[v, i:i + len(waves)] = enc(batch, torch.tensor([w.shape[0] for w in waves])).float().cpu()
-    save_file({"ge2e": table}, path)
+    save_file({"ge2e": table}, path + ".tmp")
+    os.replace(path + ".tmp", path)
     print(f"[train_scfp] GE2E embeddings: {variants} variants x {table.shape[1]} clips in {time.time() - t0:.0f} s", flush=True)
     return table
 
@@ -223,7 +236,8 @@ def train_autoencoder(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
         with rt.autocast():
             rec, mean, logvar = model(x)
             l1 = (rec - x).abs().mean()
-            loss = l1 + gradient_loss(rec, x) + cfg.autoencoder.kl_weight * kl_loss(mean, logvar)
+            colour = (F.avg_pool2d(rec, 8) - F.avg_pool2d(x, 8)).abs().mean()  # low-frequency colour
+            loss = l1 + colour + gradient_loss(rec, x) + cfg.autoencoder.kl_weight * kl_loss(mean, logvar)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -532,7 +546,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cache = build_cache(args.corpus, os.path.join(args.out, "cache"), args.frames_per_clip, cfg.image_size)
+    cache_dir = os.path.join(args.out, "cache")
+    wait_for_rank0(os.path.join(cache_dir, "info.json"))
+    cache = build_cache(args.corpus, cache_dir, args.frames_per_clip, cfg.image_size)
     for phase in phases:
         t0 = time.time()
         if phase == "autoencoder":
@@ -542,8 +558,9 @@ def run(args: argparse.Namespace) -> int:
         elif phase == "denoiser":
             train_denoiser(args, cfg, cache)
         elif phase == "export":
-            from .export_scfp import export
-            export(args.out, args.export)
+            if int(os.environ.get("RANK", "0")) == 0:
+                from .export_scfp import export
+                export(args.out, args.export)
         elif phase != "cache":
             raise SystemExit(f"unknown phase {phase!r}; choose from {PHASES}")
         print(f"[train_scfp] phase {phase} done in {time.time() - t0:.0f} s", flush=True)
