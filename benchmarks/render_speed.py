@@ -46,14 +46,33 @@ def fps(renderer, frames: int, batch: int, size: int, channels_last: bool) -> fl
     return frames / (time.perf_counter() - t)
 
 
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
 def memory_child(ckpt: str | None, frames: int, batch: int, threads: int) -> None:
+    import threading
+
     torch.set_num_threads(threads)
     from see_the_speaker.models.renderer import render_sequence
 
     r, _ = build(ckpt)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    out = render_sequence(r, torch.rand(1, 256, 256, 3), torch.randn(frames, r.spec.dim) * 0.05, 1.0, 256, batch)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    portrait, motion = torch.rand(1, 256, 256, 3), torch.randn(frames, r.spec.dim) * 0.05
+    base = _rss()  # current RSS before rendering (model + runtime), sampled every 2 ms while rendering
+    peak, done = [base], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.002)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out = render_sequence(r, portrait, motion, 1.0, 256, batch)
+    done.set()
+    th.join()
+    peak = max(peak[0], _rss())
     print(json.dumps({"frames": frames, "peak_rss_mb": peak / 2**20, "before_mb": base / 2**20,
                       "output_mb": out.numel() * 4 / 2**20,
                       "working_mb": (peak - base - out.numel() * 4) / 2**20}))
@@ -65,6 +84,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--frames", type=int, default=64, help="frames per speed measurement")
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=16)
     a = p.parse_args()
@@ -78,11 +98,12 @@ def main() -> None:
         print(f"  {name:18s} {sum(q.numel() for q in m.parameters()) / 1e6:6.3f} M params")
     print(f"  {'total':18s} {sum(q.numel() for q in r.parameters()) / 1e6:6.3f} M params")
     with torch.inference_mode():
-        for batch in (8, 16, 32):
+        for batch in (() if a.skip_speed else (8, 16, 32)):
             for cl in (False, True):
                 print(f"HRCodebookDecode 256²: frame_batch {batch:2d} {'channels-last' if cl else 'contiguous   '}: "
                       f"{fps(r, a.frames, batch, 256, cl):5.1f} frames/s", flush=True)
-        print(f"HRCodebookDecode 512² (native 256² + bicubic): {fps(r, a.frames // 2, 16, 512, False):5.1f} frames/s")
+        if not a.skip_speed:
+            print(f"HRCodebookDecode 512² (native 256² + bicubic): {fps(r, a.frames // 2, 16, 512, False):5.1f} frames/s")
     if not a.skip_memory:
         for frames in (100, 1000):
             res = subprocess.run([sys.executable, __file__, "--ckpt", a.ckpt, "--memory-child", str(frames),
