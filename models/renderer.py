@@ -158,11 +158,18 @@ def motion_from_frames(renderer: Renderer, frames: torch.Tensor, batch: int = 32
 @torch.inference_mode()
 def render_sequence(renderer: Renderer, portrait: torch.Tensor, motion: torch.Tensor, fidelity: float = 1.0,
                     out_size: int | None = None, batch: int = 16, progress=None,
-                    out_device: torch.device | str = "cpu") -> torch.Tensor:
+                    out_device: torch.device | str = "cpu", channels_last: bool | None = None) -> torch.Tensor:
     """portrait [1,H,W,3] 0..1 (aligned crop) + motion [T,D] -> frames [T,S,S,3] float32 on
     out_device. The portrait is encoded once; frames are rendered `batch` at a time into a
-    preallocated output, so working memory does not grow with T. progress(n) per chunk."""
+    preallocated output, so working memory does not grow with T. progress(n) per chunk.
+    channels_last (None = on CPU) converts the module's weights once: 10–50 % faster on 2 CPU
+    cores (benchmarks/render_speed.py)."""
     p = renderer._param()
+    if channels_last is None:
+        channels_last = p.device.type == "cpu"
+    if channels_last and not p.is_contiguous(memory_format=torch.channels_last):
+        renderer.to(memory_format=torch.channels_last)
+        p = renderer._param()
     img = portrait[:1].to(device=p.device, dtype=p.dtype).permute(0, 3, 1, 2)
     app, _ = renderer.encode_portrait(img)
     m_src = renderer.encode_motion(img)  # [1,D]
