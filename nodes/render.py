@@ -49,7 +49,7 @@ class HRCodebookDecode(io.ComfyNode):
                 io.Float.Input("fidelity", default=1.0, min=0.0, max=1.0, step=0.05,
                                tooltip="1 follows the portrait's warped features (keeps identity and your edits); "
                                        "0 renders purely from the learned face codebook; in between blends."),
-                io.Int.Input("frame_batch", default=16, min=1, max=256,
+                io.Int.Input("frame_batch", default=32, min=1, max=256,
                              tooltip="Frames rendered at once. Larger is faster on GPUs; memory grows with it, not "
                                      "with the video length."),
             ],
