@@ -10,7 +10,6 @@ import torch
 from comfy_api.latest import io
 
 from .. import host
-from ..models import renderer as _renderer  # noqa: F401  (registers "renderer": MotionDiffusion reads its identity)
 from ..models.motion_bundle import KIND, resample_motion  # registers the "motion" kind
 from ..payloads import MotionSequence
 from .common import CATEGORY_MOTION, NODE_PREFIX, NodeInputError

@@ -9,6 +9,7 @@ from comfy_api.latest import io
 
 from .. import host
 from ..data.face_align import FaceNotFound, align_face
+from ..models import renderer as _renderer_kind  # noqa: F401  registers the "renderer" checkpoint kind
 from ..payloads import MotionSequence
 from .common import CATEGORY_RENDER, NODE_PREFIX, NodeInputError
 from .loaders import loader_node
