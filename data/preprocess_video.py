@@ -313,12 +313,12 @@ def process_videos(inputs: list[Path], out_root: Path, cfg: PreprocessConfig, sp
         for p in inputs:
             spk = speaker or speaker_from_path(p)
             sp = split or writer.speakers.get(spk, {}).get("split") or split_for_speaker(spk)
-            writer.add_speaker(spk, sp)
             try:
                 records = preprocess_video(p, out_root, spk, sp, cfg, tracker)
             except Exception as e:  # a broken file must not stop a batch run
                 log.error("skipping %s: %s: %s", p, type(e).__name__, e)
                 continue
+            writer.add_speaker(spk, sp)
             for rec in records:
                 writer.add_record(rec)
     finally:
