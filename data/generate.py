@@ -12,8 +12,9 @@ frames and landmarks (``synth.face.render_clip``), all written in the corpus for
   no time: the same seed and preset give the same bytes, whatever ``--jobs`` is.
 * **Parallel**: clips are farmed out to ``--jobs`` worker processes (default: all cores).
 * **Resumable**: a clip whose three files exist is skipped (its ``.npz`` is written last,
-  atomically); ``generator.json`` records the settings and a rerun with different settings into
-  the same folder is refused.
+  atomically); ``generator.json`` records the settings and a fingerprint of the code (sources of
+  the synthesis/format modules + library versions), and a rerun with different settings or code
+  into the same folder is refused (``--force`` regenerates every clip).
 
 Presets: ``standard`` (200 speakers × 10 clips × ~4 s, 80/10/10 speaker split) and ``tiny``
 (6 speakers × 2 clips × ~1.5 s, for tests).
@@ -169,15 +170,60 @@ def _worker_init() -> None:
         pass
 
 
+# Package files whose code shapes the corpus bytes (relative to the package root).
+_CODE_FILES = (
+    "data/canonical.py", "data/corpus.py", "data/generate.py", "data/video_io.py",
+    "data/synth/behaviour.py", "data/synth/espeak.py", "data/synth/face.py", "data/synth/speaker.py",
+    "data/synth/text.py", "data/synth/visemes.py", "data/synth/voice.py",
+)
+
+
+def code_fingerprint() -> dict:
+    """Hash of the synthesis/format sources plus the versions of the libraries that shape the
+    bytes (encoder, resampler, rasteriser). Clips made by different code must not be mixed."""
+    import hashlib
+
+    pkg = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for rel in _CODE_FILES:
+        p = pkg / rel
+        h.update(rel.encode() + b"\0" + (p.read_bytes() if p.exists() else b"<missing>") + b"\0")
+    versions = {}
+    for mod in ("av", "numpy", "scipy", "cv2", "soundfile", "espeakng_loader"):
+        try:
+            versions[mod] = str(getattr(__import__(mod), "__version__", "?"))
+        except ImportError:
+            versions[mod] = "absent"
+    return {"sources_sha256": h.hexdigest(), "versions": versions}
+
+
 def _check_settings(root: Path, cfg: GeneratorConfig, force: bool) -> None:
+    """Refuse to resume into a folder made with other settings or other code (unless --force,
+    which regenerates every clip); then record the current settings and code fingerprint."""
     path = root / "generator.json"
-    want = json.dumps(cfg.to_json(), indent=1, sort_keys=True) + "\n"
-    if path.exists() and path.read_text() != want and not force:
-        raise CorpusError(
-            f"{path}: this folder was generated with other settings; use another --out, or --force "
-            "to overwrite clips (stale clips of the old settings may remain)"
-        )
-    path.write_text(want)
+    want = {"settings": cfg.to_json(), "code": code_fingerprint()}
+    if path.exists() and not force:
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{path}: unreadable ({e}); use another --out or --force") from e
+        old_settings = old.get("settings", old)  # first release stored the settings alone
+        if old_settings != want["settings"]:
+            raise CorpusError(
+                f"{path}: this folder was generated with other settings; use another --out, or --force "
+                "to regenerate every clip"
+            )
+        old_code = old.get("code")
+        if old_code is None:
+            log.warning("%s: no code fingerprint recorded; assuming the existing clips match this code", path)
+        elif old_code != want["code"]:
+            what = "source files" if old_code.get("sources_sha256") != want["code"]["sources_sha256"] else "library versions"
+            raise CorpusError(
+                f"{path}: the existing clips were made by different code ({what} differ: "
+                f"{old_code} vs {want['code']}); resuming would mix them. Use another --out, or --force "
+                "to regenerate every clip"
+            )
+    path.write_text(json.dumps(want, indent=1, sort_keys=True) + "\n")
 
 
 def generate(cfg: GeneratorConfig, root: str | os.PathLike, jobs: int | None = None, force: bool = False, log_every: float = 10.0) -> Path:

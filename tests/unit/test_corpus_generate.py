@@ -52,6 +52,13 @@ def test_resume_rebuilds_only_missing_clips(two_runs, tmp_path):
     assert _files(a) == before
     # other settings into the same folder are refused
     assert generate.run(_args(a, seed=1)) == 2
+    # so are clips made by other code (e.g. an edited renderer)
+    gj = a / "generator.json"
+    doc = json.loads(gj.read_text())
+    doc["code"]["sources_sha256"] = "0" * 64
+    gj.write_text(json.dumps(doc))
+    assert generate.run(_args(a)) == 2
+    gj.write_bytes(before["generator.json"])
 
 
 def test_tiny_corpus_contents(two_runs):
@@ -70,7 +77,7 @@ def test_tiny_corpus_contents(two_runs):
     assert a["phone_symbols"].size > 3 and np.all(np.diff(a["phone_start"]) >= 0)
     assert a["phone_end"].max() <= rec.n_frames / c.fps + 1e-3  # phones lie inside the clip's audio
     assert rec.text and rec.language
-    assert json.loads((two_runs[0] / "generator.json").read_text())["preset"] == "tiny"
+    assert json.loads((two_runs[0] / "generator.json").read_text())["settings"]["preset"] == "tiny"
     # the audio is speech where the phones are
     audio = c.load_audio(rec)
     s, e = float(a["phone_start"][0]), float(a["phone_end"][-1])
