@@ -17,9 +17,19 @@ COMMANDS: dict[tuple[str, str], tuple[str, str]] = {
     ("corpus", "preprocess"): (".data.preprocess_video", "turn real talking-head videos into the corpus format"),
     ("corpus", "check"): (".evaluation.corpus_realism", "judge a corpus with independent face networks"),
     ("corpus", "baseline"): (".evaluation.voice_face_baseline", "voice->face learnability baseline"),
+    ("corpus", "bilabial"): (".evaluation.bilabial_closure", "check lips close on /p b m/ within one frame"),
     ("comfy", "provision"): (".harness.commands", "download ComfyUI 0.3.75 into the cache"),
     ("comfy", "serve"): (".harness.commands", "start ComfyUI with this pack (UI at the printed URL)"),
     ("comfy", "run"): (".harness.commands", "run an API-format workflow in a headless ComfyUI"),
+    ("train", "portrait"): (".training.train_scfp", "train stage 1 (ConRe speech encoder, autoencoder, denoiser)"),
+    ("train", "renderer"): (".training.train_renderer", "train the stage-2 renderer (codebook, reconstruction, code transformer)"),
+    ("train", "motion"): (".training.train_motion", "train stage-2 motion (sync expert, motion diffusion, LipRefine)"),
+    ("export", "portrait"): (".training.export_scfp", "export a stage-1 run to one .safetensors bundle"),
+    ("export", "renderer"): (".training.export_renderer", "export a renderer run to one .safetensors bundle"),
+    ("export", "motion"): (".training.export_motion", "export a motion run to one .safetensors bundle"),
+    ("eval", "portrait"): (".evaluation.eval_scfp", "evaluate stage 1 on held-out speakers (retrieval, ablation)"),
+    ("eval", "renderer"): (".evaluation.eval_renderer", "evaluate the renderer on held-out speakers (PSNR/SSIM, identity, probe)"),
+    ("eval", "motion"): (".evaluation.eval_motion", "evaluate motion on held-out speakers (lip sync, lag, seams)"),
     ("demo", ""): (".harness.demo", "the main job: sample speech -> the shipped workflow -> output file"),
 }
 
@@ -28,38 +38,52 @@ def _load(module: str):
     return importlib.import_module(module, package=__package__ or "see_the_speaker")
 
 
+def _own_parser_job(mod, job: str) -> bool:
+    """True when a job module parses its own arguments (`main(argv)`), not through ours."""
+    adder = getattr(mod, f"add_{job}_arguments", None) or getattr(mod, "add_arguments", None)
+    runner = getattr(mod, f"run_{job}", None) or getattr(mod, "run", None)
+    return adder is None or runner is None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="see-the-speaker", description=__doc__.split("\n\n")[0])
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     sub_by_group: dict[str, argparse._SubParsersAction] = {}
     for (group, command), (module, help_text) in COMMANDS.items():
+        job = command or group
+        try:
+            mod = _load(module)
+        except ImportError as e:  # optional parts not installed: the subcommand explains itself
+            mod, missing = None, str(e)
+        own = mod is not None and _own_parser_job(mod, job)
         if command == "":
-            p = groups.add_parser(group, help=help_text)
+            p = groups.add_parser(group, help=help_text, add_help=not own)
         else:
             if group not in sub_by_group:
                 g = groups.add_parser(group, help=f"{group} jobs")
                 sub_by_group[group] = g.add_subparsers(dest="command", required=True, metavar="JOB")
-            p = sub_by_group[group].add_parser(command, help=help_text)
-        p.set_defaults(_module=module, _job=command or group)
-        try:
-            mod = _load(module)
-        except ImportError as e:  # optional parts not installed: the subcommand explains itself
-            p.set_defaults(_missing=str(e))
-            continue
-        adder = getattr(mod, f"add_{command}_arguments", None) or getattr(mod, "add_arguments")
-        adder(p)
+            p = sub_by_group[group].add_parser(command, help=help_text, add_help=not own)
+        p.set_defaults(_module=module, _job=job, _own_parser=own)
+        if mod is None:
+            p.set_defaults(_missing=missing)
+        elif not own:
+            (getattr(mod, f"add_{job}_arguments", None) or getattr(mod, "add_arguments"))(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
     if getattr(args, "_missing", None):
         print(f"see-the-speaker: this job cannot run here: {args._missing}", file=sys.stderr)
         return 2
     mod = _load(args._module)
+    if args._own_parser:  # hand the job the rest of the command line (e.g. --help)
+        return int(mod.main(rest[1:] if rest[:1] == ["--"] else rest) or 0)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     runner = getattr(mod, f"run_{args._job}", None) or getattr(mod, "run")
-    result = runner(args)
-    return int(result or 0)
+    return int(runner(args) or 0)
 
 
 if __name__ == "__main__":
