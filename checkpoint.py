@@ -129,6 +129,9 @@ def save_checkpoint(path: str, kind: str, config: Any, tensors: dict[str, torch.
     os.close(fd)
     try:
         save_file(clean, tmp, metadata=metadata)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a model file is for every user
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
