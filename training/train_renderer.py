@@ -49,7 +49,7 @@ PHASES = ("codebook", "reconstruct", "transformer")
 class TrainConfig:
     corpus: str = ""  # corpus folder (data/corpus.py format)
     out: str = "runs/renderer"  # run folder
-    steps: tuple[int, int, int] = (550, 1350, 250)  # codebook / reconstruct / transformer steps (~25 / 80 / 10 min on 2 idle cores)
+    steps: tuple[int, int, int] = (550, 3000, 300)  # codebook / reconstruct / transformer steps (~6 / 32 / 2 min on 2 idle cores, measured)
     batch: int = 8  # pairs per step per process (codebook phase: 2× frames)
     lr: float = 4e-4  # AdamW learning rate (cosine decay per phase, 100-step warm-up)
     decoder_lr_scale: float = 0.5  # decoder lr multiplier in the reconstruct phase (pre-trained)
