@@ -45,16 +45,29 @@ def _own_parser_job(mod, job: str) -> bool:
     return adder is None or runner is None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _selected(argv: list[str]) -> tuple[str, str] | None:
+    """The (group, command) the command line asks for, from its first two words."""
+    words = [a for a in argv if not a.startswith("-")][:2]
+    for group, command in COMMANDS:
+        if words[:1] == [group] and (command == "" or words[1:2] == [command]):
+            return group, command
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the job named in `argv` is imported (the others just list their help)."""
+    chosen = _selected(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="see-the-speaker", description=__doc__.split("\n\n")[0])
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     sub_by_group: dict[str, argparse._SubParsersAction] = {}
     for (group, command), (module, help_text) in COMMANDS.items():
         job = command or group
-        try:
-            mod = _load(module)
-        except ImportError as e:  # optional parts not installed: the subcommand explains itself
-            mod, missing = None, str(e)
+        mod = missing = None
+        if (group, command) == chosen:
+            try:
+                mod = _load(module)
+            except ImportError as e:  # optional parts not installed: the subcommand explains itself
+                missing = str(e)
         own = mod is not None and _own_parser_job(mod, job)
         if command == "":
             p = groups.add_parser(group, help=help_text, add_help=not own)
@@ -64,15 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
                 sub_by_group[group] = g.add_subparsers(dest="command", required=True, metavar="JOB")
             p = sub_by_group[group].add_parser(command, help=help_text, add_help=not own)
         p.set_defaults(_module=module, _job=job, _own_parser=own)
-        if mod is None:
+        if missing is not None:
             p.set_defaults(_missing=missing)
-        elif not own:
+        elif mod is not None and not own:
             (getattr(mod, f"add_{job}_arguments", None) or getattr(mod, "add_arguments"))(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args, rest = parser.parse_known_args(argv)
     if getattr(args, "_missing", None):
         print(f"see-the-speaker: this job cannot run here: {args._missing}", file=sys.stderr)
