@@ -25,6 +25,7 @@ from .provision import ensure_comfyui
 
 PACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACK_LINK_NAME = "see-the-speaker"
+MODELS_SUBDIR = os.path.join("models", "see_the_speaker")  # the pack's models folder under the base dir
 
 
 class ServerStartError(RuntimeError):
@@ -75,6 +76,11 @@ class ComfyServer:
     def output_dir(self) -> str:
         return self.path("output")
 
+    @property
+    def models_dir(self) -> str:
+        """<base>/models/see_the_speaker: checkpoints put here appear in the pack's loaders."""
+        return self.path(MODELS_SUBDIR)
+
     def client(self, timeout: float = 60.0) -> ComfyClient:
         return ComfyClient(self.url, timeout=timeout)
 
@@ -93,7 +99,7 @@ class ComfyServer:
         else:
             self.base_dir = tempfile.mkdtemp(prefix="sts-comfy-")
             self._owns_base = True
-        for sub in ("custom_nodes", "input", "output", "temp", "user", os.path.join("models", "see_the_speaker")):
+        for sub in ("custom_nodes", "input", "output", "temp", "user", MODELS_SUBDIR):
             os.makedirs(self.path(sub), exist_ok=True)
         for name, folder in cfg.packs.items():
             link = self.path("custom_nodes", name)

@@ -103,3 +103,10 @@ def write_truncated_mp3(path: str, seconds: float = 3.0) -> str:
 def write_zero_samples_wav(path: str, rate: int = 16000) -> str:
     sf.write(path, np.zeros((0, 1), np.float32), rate)
     return path
+
+
+def write_gated_tone(path: str, seconds: float, rate: int = 16000) -> str:
+    """A 150 Hz tone switched on and off at 2 Hz: cheap, voiced-looking long audio."""
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32), rate)
+    return path

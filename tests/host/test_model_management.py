@@ -9,7 +9,7 @@ from see_the_speaker.harness.provision import ensure_comfyui
 
 
 def test_models_folder_registered_and_extra_paths_honoured(comfy, client):
-    user = os.path.join(comfy.base_dir, "models", "see_the_speaker")
+    user = comfy.models_dir
     open(os.path.join(user, "user_bundle.safetensors"), "wb").close()
     open(os.path.join(user, "readme.txt"), "w").close()
     open(os.path.join(comfy.extra_models_dir, "shared_bundle.safetensors"), "wb").close()

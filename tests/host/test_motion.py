@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 from PIL import Image
 
+import media
 from see_the_speaker.checkpoint import save_checkpoint, save_module
 from see_the_speaker.harness.workflow import load_api_workflow, set_inputs
 from see_the_speaker.models.content_encoder import ContentEncoderConfig
@@ -32,8 +33,7 @@ SR = 16000
 
 @pytest.fixture(scope="module")
 def bundles(comfy):
-    folder = os.path.join(comfy.base_dir, "models", "see_the_speaker")
-    os.makedirs(folder, exist_ok=True)
+    folder = comfy.models_dir
     torch.manual_seed(0)
     cfg = MotionBundleConfig(content=ContentEncoderConfig(backend="mel", dim=16, hidden=16, layers=1),
                              diffusion=MotionDiffusionConfig(width=32, depth=1, heads=2),
@@ -46,9 +46,7 @@ def bundles(comfy):
     save_checkpoint(os.path.join(folder, WRONG), "renderer", {"width": 8}, {"w": torch.zeros(8)})
     shutil.copy(os.path.join(os.path.dirname(__file__), "..", "..", "samples", "speech_en.flac"),
                 os.path.join(comfy.input_dir, "motion_speech.flac"))
-    t = np.arange(300 * SR) / SR  # 5 minutes
-    sf.write(os.path.join(comfy.input_dir, "motion_long.flac"),
-             (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32), SR)
+    media.write_gated_tone(os.path.join(comfy.input_dir, "motion_long.flac"), 300, SR)  # 5 minutes
     Image.fromarray(np.full((128, 128, 3), 180, np.uint8)).save(os.path.join(comfy.input_dir, "motion_portrait.png"))
     return folder
 

@@ -15,6 +15,7 @@ import soundfile as sf
 import torch
 from PIL import Image
 
+import media
 from see_the_speaker.checkpoint import save_checkpoint, save_module
 from see_the_speaker.harness.workflow import load_api_workflow, set_inputs
 from see_the_speaker.models.scfp import KIND, SCFP, tiny_config
@@ -26,8 +27,7 @@ SR = 16000
 
 @pytest.fixture(scope="module")
 def bundles(comfy):
-    folder = os.path.join(comfy.base_dir, "models", "see_the_speaker")
-    os.makedirs(folder, exist_ok=True)
+    folder = comfy.models_dir
     torch.manual_seed(0)
     model = SCFP(tiny_config())
     model.prior.fit(torch.randn(8, 4, 32, 32))
@@ -38,9 +38,7 @@ def bundles(comfy):
     sf.write(os.path.join(comfy.input_dir, "portrait_silence.wav"), np.zeros(SR * 2, np.float32), SR)
     t = np.arange(int(0.2 * SR)) / SR
     sf.write(os.path.join(comfy.input_dir, "portrait_short.wav"), (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32), SR)
-    t = np.arange(600 * SR) / SR  # 10 minutes
-    sf.write(os.path.join(comfy.input_dir, "portrait_long.flac"),
-             (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32), SR)
+    media.write_gated_tone(os.path.join(comfy.input_dir, "portrait_long.flac"), 600, SR)  # 10 minutes
     return folder
 
 

@@ -45,8 +45,7 @@ def render_inputs(comfy, tmp_path_factory):
     photo[60:316, 22:278] = portrait
     Image.fromarray(photo).save(os.path.join(comfy.input_dir, "render_photo.png"))
     shutil.copy(os.path.join(root, clips[1].video), os.path.join(comfy.input_dir, "render_driving.mp4"))
-    folder = os.path.join(comfy.base_dir, "models", "see_the_speaker")
-    os.makedirs(folder, exist_ok=True)
+    folder = comfy.models_dir
     if os.path.exists(BUNDLED):
         ckpt = "renderer_default.safetensors"
     else:

@@ -13,11 +13,10 @@ from see_the_speaker.data.generate import PRESETS, generate
 from see_the_speaker.models.motion_bundle import KIND
 from see_the_speaker.training.train_motion import TrainMotionConfig, train
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 
 def test_three_phases_resume_and_export(tmp_path):
-    torch.set_num_threads(1)
     corpus = tmp_path / "corpus"
     generate(dataclasses.replace(PRESETS["tiny"], speakers=4, clips_per_speaker=1, seconds=1.0, crop_size=64), corpus, jobs=1)
     cfg = TrainMotionConfig(corpus=str(corpus), out=str(tmp_path / "run"), backend="mel", augment=True,

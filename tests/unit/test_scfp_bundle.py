@@ -9,13 +9,7 @@ from see_the_speaker.checkpoint import CheckpointError, load_model, save_module
 from see_the_speaker.models.scfp import KIND, SCFP, SpeechInputError, tiny_config
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread is fastest, and robust on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SR = 16000

@@ -11,13 +11,7 @@ from see_the_speaker.models.saw import SAW, SAWConfig
 from see_the_speaker.models.speech_encoder import SpeechEncoder, SpeechEncoderConfig, pool_segments
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread is fastest, and robust on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL_SPEECH = SpeechEncoderConfig(dim=32, layers=1, heads=2, dropout=0.0, ge2e=False)
