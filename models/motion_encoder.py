@@ -18,7 +18,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .motion_latent import MotionLatentSpec
-from .render_blocks import REGIONS, Down, ResBlock, region_mask
+from .render_blocks import Down, ResBlock, part_masks
 
 
 @dataclass
@@ -55,9 +55,8 @@ class MotionEncoder(nn.Module):
         lin = torch.linspace(-1 + 1 / 16, 1 - 1 / 16, 16)
         yy, xx = torch.meshgrid(lin, lin, indexing="ij")
         coords = torch.stack([xx, yy], -1)[None]  # [1,16,16,2]
-        for name in ("lips", "eyes", "expression"):
-            centres, radii = REGIONS[name]
-            self.register_buffer(f"prior_{name}", region_mask(coords, centres, radii), persistent=False)
+        for name, mask in part_masks(coords).items():
+            self.register_buffer(f"prior_{name}", mask, persistent=False)
         self.pool = nn.ModuleDict({n: AttnPool(c3) for n in ("lips", "eyes", "expression")})
         s, h = cfg.spec, cfg.hidden
 

@@ -28,7 +28,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .motion_latent import PART_NAMES, MotionLatentSpec, pose_matrix
-from .render_blocks import REGIONS, ResBlock, conv3, region_mask
+from .render_blocks import ResBlock, conv3, part_masks
 
 
 @dataclass
@@ -81,7 +81,7 @@ class MotionWarp(nn.Module):
 
     def masks(self, coords: torch.Tensor) -> dict[str, torch.Tensor]:
         """coords [B,H,W,2] canonical positions -> {part: [B,1,H,W]} (head_pose: everywhere)."""
-        out = {n: region_mask(coords, *REGIONS[n]) for n in ("lips", "eyes", "expression")}
+        out = part_masks(coords)
         out["head_pose"] = torch.ones_like(out["lips"])
         return out
 

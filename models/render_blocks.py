@@ -83,5 +83,19 @@ def region_mask(coords: torch.Tensor, centres: list[tuple[float, float]], radii:
 REGIONS: dict[str, tuple[list[tuple[float, float]], tuple[float, float]]] = {
     "lips": ([(0.5, 0.735)], (0.16, 0.13)),  # mouth + chin movement
     "eyes": ([(0.375, 0.42), (0.625, 0.42)], (0.085, 0.06)),  # both eyes and lids
-    "expression": ([(0.5, 0.54)], (0.32, 0.36)),  # whole face: brows, cheeks, smile
+    "expression": ([(0.5, 0.54)], (0.32, 0.36)),  # whole face: brows, cheeks (mouth excluded below)
 }
+
+
+def part_masks(coords: torch.Tensor) -> dict[str, torch.Tensor]:
+    """coords [B,H,W,2] canonical positions -> {lips, eyes, expression: [B,1,H,W]}.
+
+    The expression region is the whole face *minus* the lips region: the mouth belongs to the lips
+    part alone. With overlapping regions the first renderer trained let the expression part carry
+    the mouth (the lips part changed 7e-5 of the pixels on its own), so lip edits (LipRefine, the
+    lips scale) did nothing; exclusive masks make the lips part the only local motion at the mouth.
+    Eyes sit inside the expression region on purpose (brows and lids move together).
+    """
+    out = {n: region_mask(coords, *REGIONS[n]) for n in ("lips", "eyes")}
+    out["expression"] = region_mask(coords, *REGIONS["expression"]) * (1 - out["lips"])
+    return out

@@ -129,6 +129,10 @@ def test_warp_parts_stay_in_their_regions():
     mouth, eye_row = d_lips[22:26, 12:20].mean(), d_lips[12:15, 9:23].mean()
     assert mouth > 20 * eye_row, (mouth, eye_row)
     assert d_eyes[12:15, 9:23].mean() > 20 * d_eyes[22:26, 12:20].mean()
+    expr = warp(feat, skip, m, spec.replace(m, "expression", torch.ones(1, spec.expression)))
+    d_expr = (expr.feat - base.feat).abs().mean(1)[0]
+    # the mouth belongs to the lips part alone: an expression edit moves the brows/cheeks, not the mouth
+    assert d_expr[7:11, 8:24].mean() > 20 * d_expr[22:25, 14:18].mean(), (d_expr[7:11, 8:24].mean(), d_expr[22:25, 14:18].mean())
 
 
 def test_vq_straight_through_and_restarts():
