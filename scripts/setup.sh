@@ -45,7 +45,7 @@ echo "[setup] ComfyUI 0.3.75 into $STS_CACHE"
 python "$ROOT/harness/provision.py" --cache-dir "$STS_CACHE" --requirements "$STS_CACHE/comfyui-requirements.txt"
 $PIP install -q -c "$CONSTRAINTS" -r "$STS_CACHE/comfyui-requirements.txt" requests 2>&1 | grep -v "^WARNING: Location" || true
 echo "[setup] the pack (editable) with test and evaluation extras"
-$PIP install -q -c "$CONSTRAINTS" -e "$ROOT[test,eval,data,motion]" 2>&1 | grep -v "^WARNING: Location" || true
+$PIP install -q -c "$CONSTRAINTS" -e "$ROOT[test,eval,data]" 2>&1 | grep -v "^WARNING: Location" || true
 # mediapipe 0.10.21 declares jax/opencv-contrib/sounddevice it does not need for face mesh.
 $PIP install -q -c "$CONSTRAINTS" absl-py attrs flatbuffers matplotlib "protobuf>=4.25.3,<5" 2>&1 | grep -v "^WARNING: Location" || true
 $PIP install -q --no-deps mediapipe==0.10.21 2>&1 | grep -v "^WARNING: Location" || true
