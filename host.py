@@ -137,6 +137,35 @@ def temp_directory() -> str:
     return tempfile.gettempdir()
 
 
+def output_file_stem(filename_prefix: str, width: int = 0, height: int = 0) -> tuple[str, str, str]:
+    """A new output file's (folder, stem, subfolder) for a Save node's `filename_prefix`, numbered like
+    the core Save nodes ('<prefix>_00001_'; ComfyUI's %date%/%width% variables work inside ComfyUI).
+    The folder is created. A prefix that is empty or leads outside the output folder is a ValueError."""
+    if not isinstance(filename_prefix, str) or not filename_prefix.strip() or filename_prefix.rstrip().endswith(("/", "\\")):
+        raise ValueError(f"filename prefix {filename_prefix!r} must name a file (e.g. 'video/talking')")
+    out = os.path.abspath(output_directory())
+    folder = os.path.abspath(os.path.join(out, os.path.dirname(os.path.normpath(filename_prefix))))
+    if os.path.isabs(filename_prefix) or os.path.commonpath([out, folder]) != out:
+        raise ValueError(f"filename prefix {filename_prefix!r} points outside the output folder")
+    if IN_COMFY:  # its own checks and %variables%; creates the folder
+        folder, name, counter, subfolder, _ = _folder_paths.get_save_image_path(filename_prefix, out, width, height)
+    else:
+        os.makedirs(folder, exist_ok=True)
+        name, subfolder = os.path.basename(os.path.normpath(filename_prefix)), os.path.relpath(folder, out)
+        subfolder = "" if subfolder == "." else subfolder
+        taken = [f[len(name) + 1:].split("_")[0] for f in os.listdir(folder) if f.startswith(name + "_")]
+        counter = max((int(d) for d in taken if d.isdigit()), default=0) + 1
+    return folder, f"{name}_{counter:05}_", subfolder
+
+
+def save_metadata_enabled() -> bool:
+    """False when ComfyUI runs with --disable-metadata (then no prompt/workflow goes into saved files)."""
+    if not IN_COMFY:
+        return True
+    from comfy.cli_args import args
+    return not args.disable_metadata
+
+
 def resolve_input_file(name: str) -> str:
     """Path of a file picked in an input widget; refuses names that escape the input folder.
 

@@ -6,7 +6,7 @@ crops; this is our glue for arbitrary portraits and photos).
   Landmarks come from MediaPipe face mesh (0.10.21, offline) with dlib as fallback
   (data/face_tracker.py), or, for images that are already aligned crops, from the known canonical
   layout (``mode="canonical"``).
-* :func:`paste_back`: rendered crops -> composited into the original image size: the crops are
+* :func:`paste_back` / :class:`FacePaster` (the same, chunk by chunk): rendered crops -> composited into the original image size: the crops are
   warped back with the inverse transform, colour-matched to the original under the face (one
   affine colour map for the whole clip, so no flicker), and blended through a feathered elliptic
   face mask. Pixels where the mask is 0 are returned bit-exactly unchanged — no visible box.
@@ -160,50 +160,74 @@ def colour_map(src: np.ndarray, ref: np.ndarray, weight: np.ndarray, max_gain: f
     return gain.astype(np.float32), (mu_r - gain * mu_s).astype(np.float32)
 
 
+class FacePaster:
+    """Paste-back for a stream of rendered crops: the mask, its box and the inverse transform are
+    prepared once; the colour map is fitted on the first frame ever pasted and reused for every later
+    chunk, so a video pasted chunk by chunk equals one pasted whole (no flicker at chunk borders)."""
+
+    def __init__(self, transform: FaceTransform, original, feather: float = 0.08, colour_match: bool = True):
+        self.orig = to_rgb_float(original)
+        h, w = transform.image_size
+        if self.orig.shape[:2] != (h, w):
+            raise ValueError(f"original image is {self.orig.shape[1]}x{self.orig.shape[0]}, the transform was made "
+                             f"for {w}x{h}")
+        self.size = transform.crop_size
+        self.colour_match = colour_match
+        inv = invert_transform(transform.m)
+        mask = cv2.warpAffine(face_mask(self.size, feather), inv, (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        mask[mask < 1.0 / 512] = 0.0
+        ys, xs = np.nonzero(mask)
+        self.box = None
+        if ys.size:
+            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1  # work only inside the mask's box
+            self.box = (y0, y1, x0, x1)
+            self.m_box = mask[y0:y1, x0:x1, None]
+            self.o_box = self.orig[y0:y1, x0:x1]
+            self.shift = inv.copy()
+            self.shift[:, 2] -= (x0, y0)
+        self.gain = self.bias = None
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.orig.shape[:2]
+
+    def __call__(self, frames, progress=None) -> np.ndarray:
+        """Rendered crops [T,S,S,3] (any S; float 0..1) -> float32 [T,H,W,3]. progress(i) per frame."""
+        frames = np.asarray(frames.detach().cpu().numpy() if hasattr(frames, "detach") else frames, np.float32)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"frames must be [T,S,S,3], got {frames.shape}")
+        out = np.empty((frames.shape[0],) + self.orig.shape, np.float32)
+        out[:] = self.orig
+        if self.box is None:
+            return out
+        y0, y1, x0, x1 = self.box
+        size = self.size
+        for t in range(frames.shape[0]):
+            f = frames[t]
+            if f.shape[0] != size:
+                f = cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC if f.shape[0] < size else cv2.INTER_AREA)
+            back = cv2.warpAffine(f, self.shift, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            if self.colour_match:
+                if self.gain is None:
+                    self.gain, self.bias = colour_map(back, self.o_box, self.m_box[..., 0])
+                back = back * self.gain + self.bias
+            out[t, y0:y1, x0:x1] = np.clip(self.m_box * back + (1 - self.m_box) * self.o_box, 0, 1)
+            if progress is not None:
+                progress(t)
+        return out
+
+
 def paste_back(frames, transform: FaceTransform, original, feather: float = 0.08, colour_match: bool = True,
                progress=None) -> np.ndarray:
     """Rendered crops [T,S,S,3] (any S; float 0..1) -> frames in the original image [T,H,W,3] float32.
 
     The crops are resized to the transform's crop size, warped back with the inverse transform,
     colour-matched to the original (the map is fitted on frame 0 under the mask and applied to
-    every frame), and blended with the feathered face mask. progress(i) is called per frame."""
-    orig = to_rgb_float(original)
-    h, w = transform.image_size
-    if orig.shape[:2] != (h, w):
-        raise ValueError(f"original image is {orig.shape[1]}x{orig.shape[0]}, the transform was made for {w}x{h}")
-    frames = np.asarray(frames.detach().cpu().numpy() if hasattr(frames, "detach") else frames, np.float32)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"frames must be [T,S,S,3], got {frames.shape}")
-    inv = invert_transform(transform.m)
-    size = transform.crop_size
-    mask = cv2.warpAffine(face_mask(size, feather), inv, (w, h), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    mask[mask < 1.0 / 512] = 0.0
-    mask = mask[..., None]
-    ys, xs = np.nonzero(mask[..., 0])
-    out = np.empty((frames.shape[0], h, w, 3), np.float32)
-    out[:] = orig
-    if ys.size == 0:
-        return out
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1  # work only inside the mask's box
-    m_box = mask[y0:y1, x0:x1]
-    o_box = orig[y0:y1, x0:x1]
-    shift = inv.copy()
-    shift[:, 2] -= (x0, y0)
-    gain = bias = None
-    for t in range(frames.shape[0]):
-        f = frames[t]
-        if f.shape[0] != size:
-            f = cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC if f.shape[0] < size else cv2.INTER_AREA)
-        back = cv2.warpAffine(f, shift, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        if colour_match:
-            if gain is None:
-                gain, bias = colour_map(back, o_box, m_box[..., 0])
-            back = back * gain + bias
-        out[t, y0:y1, x0:x1] = np.clip(m_box * back + (1 - m_box) * o_box, 0, 1)
-        if progress is not None:
-            progress(t)
-    return out
+    every frame), and blended with the feathered face mask. progress(i) is called per frame.
+    For a stream of chunks use :class:`FacePaster` (same result, colour map kept across chunks)."""
+    return FacePaster(transform, original, feather, colour_match)(frames, progress)
 
 
 def seam_metrics(composite: np.ndarray, original: np.ndarray, transform: FaceTransform, feather: float = 0.08) -> dict[str, float]:

@@ -14,6 +14,7 @@ from .motion import LipRefine, LoadMotionModel, MotionDiffusion, PreviewMotion
 from .portrait import LoadPortraitModel, SpeechEncode, SpeechToPortrait
 from .render import HRCodebookDecode, MotionFromVideo, RendererLoader
 from .speech import LoadSpeech
+from .video import SaveTalkingVideo
 
 host.register_model_folder()
 
@@ -31,6 +32,7 @@ NODES: list[type[io.ComfyNode]] = [
     MotionFromVideo,
     FaceAlign,
     PasteBack,
+    SaveTalkingVideo,
 ]
 
 

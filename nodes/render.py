@@ -29,6 +29,17 @@ def _renderer(node: str, model):
     return module
 
 
+def check_motion(node: str, motion, renderer) -> None:
+    """NodeInputError naming `motion` unless it is a non-empty sequence in this renderer's motion space."""
+    if not isinstance(motion, MotionSequence):
+        raise NodeInputError(node, "motion", "expected a motion sequence (STS_MOTION)")
+    if motion.latent.shape[1] != renderer.spec.dim or motion.parts != renderer.spec.parts():
+        raise NodeInputError(node, "motion", f"motion parts {motion.parts} do not match this renderer's "
+                                             f"{renderer.spec.parts()}; use motion made for this renderer")
+    if motion.n_frames == 0:
+        raise NodeInputError(node, "motion", "motion sequence has no frames")
+
+
 class HRCodebookDecode(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -65,14 +76,8 @@ class HRCodebookDecode(io.ComfyNode):
         node = "HRCodebookDecode"
         if portrait.ndim != 4 or portrait.shape[-1] != 3 or portrait.shape[0] < 1:
             raise NodeInputError(node, "portrait", f"expected IMAGE [B,H,W,3], got {tuple(portrait.shape)}")
-        if not isinstance(motion, MotionSequence):
-            raise NodeInputError(node, "motion", "expected a motion sequence (STS_MOTION)")
         renderer = _renderer(node, model)
-        if motion.latent.shape[1] != renderer.spec.dim or motion.parts != renderer.spec.parts():
-            raise NodeInputError(node, "motion", f"motion parts {motion.parts} do not match this renderer's "
-                                                 f"{renderer.spec.parts()}; use motion made for this renderer")
-        if motion.n_frames == 0:
-            raise NodeInputError(node, "motion", "motion sequence has no frames")
+        check_motion(node, motion, renderer)
         progress = host.Progress(motion.n_frames)
         frames = render_sequence(renderer, portrait, motion.latent, fidelity, int(output_size), frame_batch,
                                  progress=progress.update, out_device=host.intermediate_device())
