@@ -8,6 +8,8 @@ prior) and, in the safetensors metadata, what is needed to rebuild it without co
     sts.kind            e.g. "scfp", "renderer"  which builder reconstructs the module
     sts.config          JSON of the builder's config (dataclass fields)
     sts.extra           JSON of anything else (training summary, metrics, provenance)
+    sts.sha256          digest of kind, config and tensors (names, dtypes, shapes, bytes); files
+                        without it load unchecked (written before it existed)
 
 Loading never unpickles anything: only the safetensors format is read, and a file of another
 format is refused with a message that says what it is. Loading checks the kind, the keys and the
@@ -17,6 +19,7 @@ shapes against the module rebuilt from the stored config and names every mismatc
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -115,14 +118,16 @@ def save_checkpoint(path: str, kind: str, config: Any, tensors: dict[str, torch.
     """Write a checkpoint atomically (temp file + rename): no half-written file is ever visible."""
     if not str(path).endswith(EXTENSION):
         raise CheckpointError(f"checkpoint path must end with {EXTENSION}: {path}")
+    clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    config_json = json.dumps(config_to_dict(config), sort_keys=True)
     metadata = {
         "sts.format": FORMAT_NAME,
         "sts.format_version": str(FORMAT_VERSION),
         "sts.kind": kind,
-        "sts.config": json.dumps(config_to_dict(config), sort_keys=True),
+        "sts.config": config_json,
         "sts.extra": json.dumps(extra or {}, sort_keys=True),
+        "sts.sha256": content_digest(kind, config_json, clean),
     }
-    clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=EXTENSION, dir=directory)
@@ -147,6 +152,16 @@ def save_module(path: str, kind: str, config: Any, module: torch.nn.Module,
     if dtype is not None:
         state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
     return save_checkpoint(path, kind, config, state, extra)
+
+
+def content_digest(kind: str, config_json: str, tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over the kind, the config JSON and every tensor's name, dtype, shape and bytes."""
+    h = hashlib.sha256(f"{kind}|{config_json}|".encode())
+    for key in sorted(tensors):
+        t = tensors[key].detach().to("cpu").contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,6 +248,10 @@ def load_checkpoint(path: str, expected_kind: str | None = None, device: str = "
                 tensors[key] = f.get_tensor(key)
     except Exception as e:  # safetensors raises its own error types
         raise CheckpointError(f"{name}: cannot read tensors ({e})") from None
+    if "sts.sha256" in meta and content_digest(kind, meta.get("sts.config", ""), tensors) != meta["sts.sha256"]:
+        raise CheckpointError(
+            f"{name}: the tensor data does not match the checksum stored when it was saved "
+            "(corrupted or tampered file); download or export it again")
     return Checkpoint(kind=kind, config=config, tensors=tensors, extra=extra, version=version, path=path)
 
 

@@ -93,7 +93,7 @@ def list_checkpoints(prefix: str = "") -> list[str]:
 
 def resolve_checkpoint(name: str) -> str:
     """Full path of a checkpoint name from `list_checkpoints` (bundled names win)."""
-    if not name or os.path.basename(name) in ("", ".", ".."):
+    if not isinstance(name, str) or not name or os.path.basename(name) in ("", ".", "..") or "\x00" in name:
         raise FileNotFoundError(f"invalid checkpoint name {name!r}")
     bundled = os.path.join(BUNDLED_WEIGHTS_DIR, name)
     if os.path.dirname(name) == "" and os.path.isfile(bundled):
@@ -109,9 +109,15 @@ def resolve_checkpoint(name: str) -> str:
 
 
 def safe_join(folder: str, name: str) -> str | None:
-    """`folder/name` if it stays inside `folder` after resolving '..' and symlinks, else None."""
-    base = os.path.realpath(folder)
-    path = os.path.realpath(os.path.join(base, name))
+    """`folder/name` if the *name* stays inside `folder`, else None.
+
+    '..' parts, absolute names and NUL bytes cannot leave the folder. Symlinks the folder's owner
+    put inside it are followed, as ComfyUI's own loaders and model lists do (a symlinked checkpoint
+    is listed in the dropdown, so it must also load); API users cannot create symlinks."""
+    if not isinstance(name, str) or "\x00" in name:
+        return None
+    base = os.path.abspath(folder)
+    path = os.path.normpath(os.path.join(base, name))
     return path if os.path.commonpath([base, path]) == base else None
 
 

@@ -61,7 +61,7 @@ def decode_audio(path: str, start: float = 0.0, duration: float = 0.0) -> Decode
             kinds = ", ".join(s.type for s in container.streams) or "no streams"
             raise AudioDecodeError(f"{name}: has no audio stream (found: {kinds})")
         stream = container.streams.audio[0]
-        declared = _declared_duration(container, stream)
+        declared = _wav_declared_duration(path) or _declared_duration(container, stream)
         chunks: list[np.ndarray] = []
         rate = channels = None
         first_sample = last_sample = None  # window in samples, set once the rate is known
@@ -125,6 +125,31 @@ def _declared_duration(container, stream) -> float | None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
         return container.duration / 1_000_000  # av.time_base
+    return None
+
+
+def _wav_declared_duration(path: str) -> float | None:
+    """Seconds the data chunk of a RIFF/WAVE header declares, None for other files.
+
+    FFmpeg clamps a WAV's length to the file size, which would hide a cut-off recording; the
+    header's own figure shows it. Streaming placeholders (size 0 or 0xFFFFFFFF) are ignored."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        byte_rate = None
+        for _ in range(64):  # chunks before 'data' (fmt, LIST, fact, ...)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            cid, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if cid == b"data":
+                return size / byte_rate if byte_rate and size not in (0, 0xFFFFFFFF) else None
+            if cid == b"fmt ":
+                fmt = f.read(min(size, 16))
+                byte_rate = int.from_bytes(fmt[8:12], "little") if len(fmt) >= 12 else None
+                size -= len(fmt)
+            f.seek(size + (size & 1), 1)
     return None
 
 

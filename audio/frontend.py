@@ -50,7 +50,12 @@ class LogMel(nn.Module):
             n_mels=self.cfg.n_mels, power=2.0, center=True, norm="slaney", mel_scale="slaney")
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return torch.log(self.mel(wave.float()).clamp_min(self.cfg.log_floor))
+        n = wave.shape[-1]
+        short = self.cfg.n_fft // 2 + 1 - n
+        if short > 0:  # centred frames reflect-pad n_fft/2 samples, which needs a longer wave: pad with silence
+            wave = torch.nn.functional.pad(wave, (0, short))
+        mel = self.mel(wave.float())[..., : n // self.cfg.hop_length + 1]
+        return torch.log(mel.clamp_min(self.cfg.log_floor))
 
 
 def speech_from_audio(waveform: torch.Tensor, sample_rate: int, cfg: FrontEndConfig | None = None) -> torch.Tensor:

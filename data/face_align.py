@@ -46,18 +46,30 @@ class FaceTransform:
         return asdict(self)
 
 
+def _numpy(x) -> np.ndarray:
+    """numpy array of an array or torch tensor (half/bfloat16 tensors as float32)."""
+    if hasattr(x, "detach"):
+        t = x.detach().cpu()
+        return (t.float() if t.is_floating_point() else t).numpy()
+    return np.asarray(x)
+
+
 def to_rgb_float(img) -> np.ndarray:
     """Any image array [H,W], [H,W,1], [H,W,3] or [H,W,4] (uint8 or float 0..1, numpy or torch)
     -> float32 [H,W,3] in 0..1. RGBA is composited over mid-grey (transparent = background)."""
-    a = img.detach().cpu().numpy() if hasattr(img, "detach") else np.asarray(img)
+    a = _numpy(img)
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4) or a.shape[0] < 8 or a.shape[1] < 8:
         raise ValueError(f"expected an image [H,W] or [H,W,1|3|4] of at least 8x8 px, got shape {a.shape}")
-    a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+    if a.dtype == np.uint8:
+        a = a.astype(np.float32)
+        a /= 255.0
+    else:
+        a = np.array(a, np.float32)  # a private copy, so the clip below works in place (large photos)
     if not np.isfinite(a).all():
         raise ValueError("image contains NaN or Inf values")
-    a = np.clip(a, 0.0, 1.0)
+    np.clip(a, 0.0, 1.0, out=a)
     if a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
     elif a.shape[2] == 4:
@@ -171,9 +183,14 @@ class FacePaster:
         if self.orig.shape[:2] != (h, w):
             raise ValueError(f"original image is {self.orig.shape[1]}x{self.orig.shape[0]}, the transform was made "
                              f"for {w}x{h}")
-        self.size = transform.crop_size
+        m, self.size = transform.m, int(transform.crop_size)
+        if m.shape != (2, 3) or not np.isfinite(m).all() or abs(np.linalg.det(m[:, :2])) < 1e-9 or not 8 <= self.size <= 8192:
+            raise ValueError(f"not a usable face transform (matrix {m.tolist()}, crop size {self.size}); "
+                             "use the transform Face Align made for this image")
+        if not (np.isfinite(feather) and 0 < feather <= 1):
+            raise ValueError(f"feather must be in (0, 1], got {feather}")
         self.colour_match = colour_match
-        inv = invert_transform(transform.m)
+        inv = invert_transform(m)
         mask = cv2.warpAffine(face_mask(self.size, feather), inv, (w, h), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         mask[mask < 1.0 / 512] = 0.0
@@ -194,9 +211,11 @@ class FacePaster:
 
     def __call__(self, frames, progress=None) -> np.ndarray:
         """Rendered crops [T,S,S,3] (any S; float 0..1) -> float32 [T,H,W,3]. progress(i) per frame."""
-        frames = np.asarray(frames.detach().cpu().numpy() if hasattr(frames, "detach") else frames, np.float32)
-        if frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"frames must be [T,S,S,3], got {frames.shape}")
+        frames = np.asarray(_numpy(frames), np.float32)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or min(frames.shape[:3]) < 1:
+            raise ValueError(f"frames must be [T,S,S,3] with at least one frame, got {frames.shape}")
+        if not np.isfinite(frames).all():
+            raise ValueError("frames contain NaN or Inf values")
         out = np.empty((frames.shape[0],) + self.orig.shape, np.float32)
         out[:] = self.orig
         if self.box is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 
 from .. import host
+from .common import with_input_checks
 from .face import FaceAlign, PasteBack
 from .motion import LipRefine, LoadMotionModel, MotionDiffusion, PreviewMotion
 from .portrait import LoadPortraitModel, SpeechEncode, SpeechToPortrait
@@ -38,4 +39,6 @@ NODES: list[type[io.ComfyNode]] = [
 
 class SeeTheSpeakerExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return list(NODES)
+        # every node refuses combo values outside its options and non-finite/out-of-range numbers
+        # (ComfyUI 0.3.75 checks neither for V3 nodes sent through the API): nodes/common.py
+        return [with_input_checks(node) for node in NODES]

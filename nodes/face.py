@@ -94,13 +94,20 @@ class PasteBack(io.ComfyNode):
         tr = transform[0] if isinstance(transform, (list, tuple)) else transform
         if not hasattr(tr, "matrix"):
             raise NodeInputError(node, "transform", "expected a face transform from Face Align")
-        if original.ndim != 4:
-            raise NodeInputError(node, "original", f"expected IMAGE [B,H,W,C], got {tuple(original.shape)}")
+        if original.ndim != 4 or original.shape[0] < 1 or original.shape[-1] not in (1, 3, 4):
+            raise NodeInputError(node, "original", f"expected IMAGE [B,H,W,3], got {tuple(original.shape)}")
         if tuple(original.shape[1:3]) != tuple(tr.image_size):
             raise NodeInputError(node, "original", f"image is {original.shape[2]}x{original.shape[1]} but the transform "
                                                    f"was made for {tr.image_size[1]}x{tr.image_size[0]}")
-        if frames.ndim != 4 or frames.shape[-1] != 3:
-            raise NodeInputError(node, "frames", f"expected IMAGE [T,S,S,3], got {tuple(frames.shape)}")
+        if frames.ndim != 4 or frames.shape[-1] != 3 or min(frames.shape[:3]) < 1:
+            raise NodeInputError(node, "frames", f"expected IMAGE [T,S,S,3] with at least one frame, got "
+                                                 f"{tuple(frames.shape)}")
+        for name, value in (("frames", frames), ("original", original[:1])):
+            if not torch.isfinite(value).all():
+                raise NodeInputError(node, name, "image contains NaN or Inf values")
         progress = host.Progress(frames.shape[0])
-        out = paste_back(frames, tr, original[0], feather, colour_match, progress=lambda _t: progress.update())
+        try:
+            out = paste_back(frames, tr, original[0], feather, colour_match, progress=lambda _t: progress.update())
+        except ValueError as e:  # what is left after the checks above: the transform itself
+            raise NodeInputError(node, "transform", str(e)) from None
         return io.NodeOutput(torch.from_numpy(out).to(host.intermediate_device()))
