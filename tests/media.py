@@ -110,3 +110,75 @@ def write_gated_tone(path: str, seconds: float, rate: int = 16000) -> str:
     t = np.arange(int(seconds * rate)) / rate
     sf.write(path, (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32), rate)
     return path
+
+
+def write_truncated_wav(path: str, seconds: float = 2.0, rate: int = 16000) -> str:
+    """A PCM WAV cut in the middle of its data chunk (the header still declares `seconds`)."""
+    full = path + ".full.wav"
+    write_soundfile(full, seconds, rate)
+    data = open(full, "rb").read()
+    os.remove(full)
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+    return path
+
+
+def write_video_without_audio(path: str, frames: int = 10) -> str:
+    """An H.264 mp4 with a video stream and no audio stream."""
+    with av.open(path, "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width = vs.height = 64
+        vs.pix_fmt = "yuv420p"
+        for i in range(frames):
+            for p in vs.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 10, np.uint8), format="rgb24")):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+    return path
+
+
+def write_png_bytes(path: str) -> str:
+    """A small PNG image under whatever name `path` has (e.g. .wav)."""
+    from PIL import Image
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path, format="PNG")
+    return path
+
+
+def write_float_wav(path: str, seconds: float, rate: int = 16000, gain: float = 1.0, poke: float | None = None) -> str:
+    """32-bit float WAV of speech-like audio times `gain` (float WAV keeps values beyond ±1);
+    `poke` (e.g. nan, inf) is written into one sample."""
+    x = speechlike(seconds, rate) * gain
+    if poke is not None:
+        x[len(x) // 2] = poke
+    sf.write(path, x, rate, subtype="FLOAT")
+    return path
+
+
+def write_silence(path: str, seconds: float, rate: int = 16000) -> str:
+    sf.write(path, np.zeros(int(seconds * rate), np.float32), rate)
+    return path
+
+
+def write_hard_clipped(path: str, seconds: float, rate: int = 16000) -> str:
+    """Speech amplified 20x and hard-clipped at full scale in 16-bit PCM."""
+    sf.write(path, np.clip(speechlike(seconds, rate) * 20, -1, 1), rate, subtype="PCM_16")
+    return path
+
+
+def write_tone(path: str, seconds: float, rate: int = 16000, hz: float = 150.0) -> str:
+    t = np.arange(max(1, int(round(seconds * rate)))) / rate
+    sf.write(path, (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32), rate)
+    return path
+
+
+def write_long_gated_tone(path: str, seconds: float, rate: int = 16000, block_s: int = 60) -> str:
+    """Like write_gated_tone, written block by block (hours of audio without hours in memory)."""
+    with sf.SoundFile(path, "w", samplerate=rate, channels=1, subtype="PCM_16") as f:
+        done = 0
+        total = int(seconds * rate)
+        while done < total:
+            n = min(block_s * rate, total - done)
+            t = (done + np.arange(n)) / rate
+            f.write((0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32))
+            done += n
+    return path

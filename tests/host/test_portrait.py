@@ -11,7 +11,6 @@ import uuid
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from PIL import Image
 
@@ -35,9 +34,6 @@ def bundles(comfy):
     save_checkpoint(os.path.join(folder, WRONG), "renderer", {"width": 8}, {"w": torch.zeros(8)})
     src = os.path.join(os.path.dirname(__file__), "..", "..", "samples", "speech_en.flac")
     shutil.copy(src, os.path.join(comfy.input_dir, "portrait_speech.flac"))
-    sf.write(os.path.join(comfy.input_dir, "portrait_silence.wav"), np.zeros(SR * 2, np.float32), SR)
-    t = np.arange(int(0.2 * SR)) / SR
-    sf.write(os.path.join(comfy.input_dir, "portrait_short.wav"), (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32), SR)
     media.write_gated_tone(os.path.join(comfy.input_dir, "portrait_long.flac"), 600, SR)  # 10 minutes
     return folder
 
@@ -91,17 +87,6 @@ def test_speech_encode_without_model_feeds_portrait(client, bundles):
     del g["3"]["inputs"]["model"]  # front-end features only; SpeechToPortrait encodes with its model
     result = client.run(g, timeout=300)
     assert result.ok, why(result)
-
-
-@pytest.mark.parametrize("audio,needle", [
-    ("portrait_silence.wav", "silent"),
-    ("portrait_short.wav", "0.20 s"),
-])
-def test_unusable_speech_gives_node_error(client, bundles, audio, needle):
-    result = client.run(graph(audio=audio), timeout=300)
-    assert result.status == "error"
-    assert result.error["node_type"] == "STS_SpeechEncode"
-    assert needle in result.error["exception_message"] and "'audio'" in result.error["exception_message"]
 
 
 def test_ten_minutes_of_audio_uses_a_bounded_window(client, bundles):
