@@ -16,6 +16,7 @@ driving_motion, fidelity, out_size)`. Images are [B,3,H,W] float 0..1 canonical 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -156,14 +157,13 @@ def motion_from_frames(renderer: Renderer, frames: torch.Tensor, batch: int = 32
 
 
 @torch.inference_mode()
-def render_sequence(renderer: Renderer, portrait: torch.Tensor, motion: torch.Tensor, fidelity: float = 1.0,
-                    out_size: int | None = None, batch: int = 16, progress=None,
-                    out_device: torch.device | str = "cpu", channels_last: bool | None = None) -> torch.Tensor:
-    """portrait [1,H,W,3] 0..1 (aligned crop) + motion [T,D] -> frames [T,S,S,3] float32 on
-    out_device. The portrait is encoded once; frames are rendered `batch` at a time into a
-    preallocated output, so working memory does not grow with T. progress(n) per chunk.
-    channels_last (None = on CPU) converts the module's weights once: 10–50 % faster on 2 CPU
-    cores (benchmarks/render_speed.py)."""
+def iter_render(renderer: Renderer, portrait: torch.Tensor, motion: torch.Tensor, fidelity: float = 1.0,
+                out_size: int | None = None, batch: int = 16, progress=None,
+                channels_last: bool | None = None) -> Iterator[torch.Tensor]:
+    """portrait [1,H,W,3] 0..1 (aligned crop) + motion [T,D] -> chunks of frames [b,S,S,3] float32
+    on the renderer's device, b <= batch. The portrait is encoded once; working memory is one chunk
+    whatever T is. progress(b) after each chunk has been consumed. channels_last (None = on CPU)
+    converts the module's weights once: 10–50 % faster on 2 CPU cores (benchmarks/render_speed.py)."""
     p = renderer._param()
     if channels_last is None:
         channels_last = p.device.type == "cpu"
@@ -174,12 +174,24 @@ def render_sequence(renderer: Renderer, portrait: torch.Tensor, motion: torch.Te
     app, _ = renderer.encode_portrait(img)
     m_src = renderer.encode_motion(img)  # [1,D]
     size = out_size or renderer.out_size
-    t = motion.shape[0]
-    out = torch.empty(t, size, size, 3, dtype=torch.float32, device=out_device)
-    for a in range(0, t, batch):
+    batch = max(1, int(batch))
+    for a in range(0, motion.shape[0], batch):
         m = motion[a:a + batch].to(device=p.device, dtype=p.dtype)
         frames = renderer.render(app, m_src, m, fidelity, size)  # [b,3,S,S]
-        out[a:a + m.shape[0]] = frames.permute(0, 2, 3, 1).float().to(out_device)
+        yield frames.permute(0, 2, 3, 1).float()
         if progress is not None:
             progress(m.shape[0])
+
+
+def render_sequence(renderer: Renderer, portrait: torch.Tensor, motion: torch.Tensor, fidelity: float = 1.0,
+                    out_size: int | None = None, batch: int = 16, progress=None,
+                    out_device: torch.device | str = "cpu", channels_last: bool | None = None) -> torch.Tensor:
+    """portrait [1,H,W,3] + motion [T,D] -> all frames [T,S,S,3] float32 on out_device (iter_render
+    into one preallocated output: only the output grows with T)."""
+    size = out_size or renderer.out_size
+    out = torch.empty(motion.shape[0], size, size, 3, dtype=torch.float32, device=out_device)
+    a = 0
+    for frames in iter_render(renderer, portrait, motion, fidelity, size, batch, progress, channels_last):
+        out[a:a + frames.shape[0]] = frames.to(out_device)
+        a += frames.shape[0]
     return out

@@ -3,7 +3,7 @@
 The HRTF stage of "See the Speaker" (arXiv 2510.26819) warps the portrait's features by each
 frame's motion latent and decodes them through the HR codebook decoder (models/renderer.py). For
 speech of any length (an hour and more) the frames must never exist all at once: this module
-renders ``frame_batch`` frames (``Renderer.render``, the same call ``render_sequence`` makes),
+renders ``frame_batch`` frames (``models.renderer.iter_render``, which ``render_sequence`` also uses),
 optionally pastes them back into the original photo (data/face_align.FacePaster, colour map kept
 across chunks), and hands each chunk to the streaming MP4 writer (video/talking_video.py), which
 encodes the speech in step with the frames.
@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from ..models.renderer import iter_render as render_chunks
 from .talking_video import TalkingVideoConfig, TalkingVideoInfo, TalkingVideoWriter
 
 
@@ -34,28 +35,14 @@ class RenderStreamConfig:
     channels_last: bool | None = None  # None = on CPU (measured faster there, benchmarks/render_speed.py)
 
 
-@torch.inference_mode()
 def iter_render(renderer, portrait: torch.Tensor, motion: torch.Tensor, cfg: RenderStreamConfig = RenderStreamConfig(),
                 progress: Callable[[int], None] | None = None) -> Iterator[torch.Tensor]:
     """portrait [1,H,W,3] 0..1 (aligned crop) + motion [T,D] -> chunks of frames [b,S,S,3] float32 on
-    the CPU, b <= cfg.frame_batch. The portrait is encoded once. progress(b) after each chunk (the
+    the CPU, b <= cfg.frame_batch (models/renderer.iter_render). progress(b) after each chunk (the
     host's Progress.update also checks for an interrupt there)."""
-    p = renderer._param()
-    channels_last = p.device.type == "cpu" if cfg.channels_last is None else cfg.channels_last
-    if channels_last and not p.is_contiguous(memory_format=torch.channels_last):
-        renderer.to(memory_format=torch.channels_last)
-        p = renderer._param()
-    img = portrait[:1].to(device=p.device, dtype=p.dtype).permute(0, 3, 1, 2)
-    app, _ = renderer.encode_portrait(img)
-    m_src = renderer.encode_motion(img)  # [1,D]
-    size = cfg.out_size or renderer.out_size
-    batch = max(1, int(cfg.frame_batch))
-    for a in range(0, motion.shape[0], batch):
-        m = motion[a:a + batch].to(device=p.device, dtype=p.dtype)
-        frames = renderer.render(app, m_src, m, cfg.fidelity, size)  # [b,3,S,S]
-        yield frames.permute(0, 2, 3, 1).float().cpu()
-        if progress is not None:
-            progress(m.shape[0])
+    for frames in render_chunks(renderer, portrait, motion, cfg.fidelity, cfg.out_size, cfg.frame_batch, progress,
+                                cfg.channels_last):
+        yield frames.cpu()
 
 
 def iter_pasted(chunks: Iterator[torch.Tensor], paster) -> Iterator:
