@@ -45,6 +45,7 @@ class ServerConfig:
     port: int = 0  # 0 = pick a free port
     packs: dict[str, str] = field(default_factory=lambda: {PACK_LINK_NAME: PACK_DIR})  # name -> folder to link
     extra_args: list[str] = field(default_factory=list)  # e.g. ["--cache-none"]
+    env: dict[str, str] = field(default_factory=dict)  # extra environment of the server process
     startup_timeout: float = 180.0
     python: str = sys.executable
     keep_base_dir: bool = False
@@ -111,7 +112,7 @@ class ComfyServer:
         cmd = [cfg.python, os.path.join(comfy_dir, "main.py"), "--cpu", "--listen", "127.0.0.1",
                "--port", str(self.port), "--base-directory", self.base_dir, "--disable-api-nodes",
                "--database-url", "sqlite:///:memory:", *cfg.extra_args]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **cfg.env)
         self.process = subprocess.Popen(cmd, cwd=comfy_dir, stdout=self._log_file, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         try:

