@@ -23,6 +23,10 @@ import numpy as np
 from .canonical import CANONICAL_SIZE, alignment_transform, apply_transform, invert_transform, landmarks68_to_5
 
 
+MAX_SIDE = 32766  # OpenCV's warps (and MediaPipe's, which abort the process) need sides < 32767 px
+DETECT_MAX_SIDE = 4096  # detection runs on a copy at most this long (a thin strip is not upscaled past it)
+
+
 class FaceNotFound(ValueError):
     """No face was detected in the image."""
 
@@ -60,8 +64,8 @@ def to_rgb_float(img) -> np.ndarray:
     a = _numpy(img)
     if a.ndim == 2:
         a = a[..., None]
-    if a.ndim != 3 or a.shape[2] not in (1, 3, 4) or a.shape[0] < 8 or a.shape[1] < 8:
-        raise ValueError(f"expected an image [H,W] or [H,W,1|3|4] of at least 8x8 px, got shape {a.shape}")
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4) or min(a.shape[:2]) < 8 or max(a.shape[:2]) > MAX_SIDE:
+        raise ValueError(f"expected an image [H,W] or [H,W,1|3|4] of 8 to {MAX_SIDE} px per side, got shape {a.shape}")
     if a.dtype == np.uint8:
         a = a.astype(np.float32)
         a /= 255.0
@@ -94,11 +98,16 @@ def detect_landmarks(rgb: np.ndarray, detectors: tuple[str, ...] = ("mediapipe",
     """uint8 or float RGB [H,W,3] -> (68 landmarks float32 [68,2] in pixels, detector name) or None.
 
     MediaPipe first; dlib when MediaPipe is missing or finds nothing. Small images are upscaled
-    for detection (both detectors miss faces under ~80 px)."""
+    for detection (both detectors miss faces under ~80 px), large ones downscaled, so the copy the
+    detectors see is at most DETECT_MAX_SIDE px long (MediaPipe aborts the whole process on a side
+    of 32767 px or more, e.g. an 8x4000 strip upscaled 32x)."""
     u8 = rgb if rgb.dtype == np.uint8 else (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
     h, w = u8.shape[:2]
-    k = max(1.0, 256.0 / min(h, w))
-    big = cv2.resize(u8, (round(w * k), round(h * k)), interpolation=cv2.INTER_CUBIC) if k > 1 else u8
+    k = min(max(1.0, 256.0 / min(h, w)), DETECT_MAX_SIDE / max(h, w))
+    if k != 1.0:
+        u8 = cv2.resize(u8, (max(1, round(w * k)), max(1, round(h * k))),
+                        interpolation=cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA)
+    big = u8
     for name in detectors:
         try:
             lm = _tracker(name)(np.ascontiguousarray(big))
@@ -124,6 +133,8 @@ def align_face(img, size: int = CANONICAL_SIZE, mode: str = "auto") -> tuple[np.
     square, treat it as already aligned; otherwise FaceNotFound)."""
     if mode not in ("auto", "detect", "canonical"):
         raise ValueError(f"mode must be auto, detect or canonical, got {mode!r}")
+    if not isinstance(size, (int, np.integer)) or not 8 <= size <= 8192:
+        raise ValueError(f"crop size must be an integer from 8 to 8192 px, got {size!r}")
     rgb = to_rgb_float(img)
     h, w = rgb.shape[:2]
     found = None if mode == "canonical" else detect_landmarks(rgb)

@@ -380,8 +380,12 @@ CASES = [
     # ---- images (FaceAlign, PasteBack, the renderer's portrait)
     Case("image_no_face", lambda: face("bad_noise.png"), Err(FA, "image", "no face found in the 420x300 image"),
          {"bad_noise.png": lambda p: _save(p, np.random.default_rng(0).integers(0, 256, (300, 420, 3), dtype=np.uint8))}),
-    Case("image_1x1", lambda: face("bad_1px.png"), Err(FA, "image", "of at least 8x8 px"),
+    Case("image_1x1", lambda: face("bad_1px.png"), Err(FA, "image", "of 8 to 32766 px per side"),
          {"bad_1px.png": lambda p: _save(p, np.array([[[200, 100, 50]]], np.uint8))}),
+    Case("image_thin_strip_8x4000", lambda: face("bad_strip.png", mode="auto"), Err(FA, "image", "no face found in the 4000x8"),
+         {"bad_strip.png": lambda p: _save(p, np.full((8, 4000, 3), 100, np.uint8))}),  # aborted the server before
+    Case("image_40000_wide", lambda: face("bad_too_wide.png"), Err(FA, "image", "of 8 to 32766 px per side"),
+         {"bad_too_wide.png": lambda p: _save(p, np.full((10, 40000, 3), 100, np.uint8))}),
     Case("image_two_faces", lambda: face("bad_two_faces.png", paste={}), Works(larger_face_pasted),
          {"bad_two_faces.png": write_two_faces}),
     Case("image_flat_grey_square", lambda: face("bad_grey.png", mode="auto"), Works(flat_grey_crop),

@@ -15,7 +15,7 @@ from see_the_speaker import host
 from see_the_speaker.audio.decode import AudioDecodeError, decode_audio
 from see_the_speaker.audio.frontend import LogMel
 from see_the_speaker.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from see_the_speaker.data.face_align import FaceTransform, align_face, paste_back, to_rgb_float
+from see_the_speaker.data.face_align import FaceNotFound, FaceTransform, align_face, paste_back, to_rgb_float
 
 
 @pytest.mark.parametrize("n", [1, 100, 256, 257, 4000])
@@ -103,3 +103,19 @@ def test_paste_back_refuses_unusable_transforms(matrix, size):
     tr = FaceTransform(matrix, size, (64, 64), "canonical")
     with pytest.raises(ValueError, match="not a usable face transform"):
         paste_back(np.zeros((1, 32, 32, 3), np.float32), tr, np.zeros((64, 64, 3), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(8, 4000, 3), (4000, 8, 3), (20, 1500, 3)])
+def test_thin_strips_do_not_abort_the_detector(shape):
+    """Upscaled for detection, an 8x4000 strip became 256x128000 px and MediaPipe's OpenCV aborted the
+    whole process (no Python exception). The detection copy is now at most 4096 px long."""
+    with pytest.raises(FaceNotFound):
+        align_face(np.full(shape, 0.4, np.float32), 256, "detect")
+
+
+def test_sides_beyond_opencv_limits_and_bad_crop_sizes_are_refused():
+    with pytest.raises(ValueError, match="8 to 32766 px per side"):
+        to_rgb_float(np.zeros((10, 40000, 3), np.uint8))
+    for size in (0, 4, 10 ** 6, 2.5):
+        with pytest.raises(ValueError, match="crop size must be an integer"):
+            align_face(np.zeros((64, 64, 3), np.float32), size, "canonical")
