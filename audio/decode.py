@@ -3,7 +3,10 @@
 Reads the first audio stream of any container FFmpeg knows (wav, flac, mp3, ogg/opus, m4a/aac,
 and the audio track of mp4/mov/webm/mkv) into float32 `[C, T]` at the file's own sample rate and
 channel layout. Frames are decoded one by one and only the requested [start, start+duration)
-window is kept, so a short excerpt of a very long file costs little memory.
+window is kept, so a short excerpt of a very long file costs little memory. The kept samples go
+straight into one buffer sized from the container's declared duration (grown only when the
+declaration was short), optionally mixed to mono frame by frame: peak memory is the result plus a
+small slack, not the result plus a list of decoded pieces plus their concatenation.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from .processing import mix_to_mono
 
 # A file whose header promises this much more audio than can be decoded is reported as truncated.
 _TRUNCATION_TOLERANCE_S = 0.25
@@ -36,8 +41,9 @@ class DecodedAudio:
         return self.waveform.shape[-1] / self.sample_rate
 
 
-def decode_audio(path: str, start: float = 0.0, duration: float = 0.0) -> DecodedAudio:
-    """Decode `path`; keep `duration` seconds from `start` (duration 0 = to the end)."""
+def decode_audio(path: str, start: float = 0.0, duration: float = 0.0, mono: bool = False) -> DecodedAudio:
+    """Decode `path`; keep `duration` seconds from `start` (duration 0 = to the end); `mono` averages
+    the channels as they are decoded (processing.mix_to_mono, without a multi-channel copy)."""
     import av  # the host ships PyAV; imported lazily so the package imports without it
 
     name = os.path.basename(path)
@@ -62,7 +68,8 @@ def decode_audio(path: str, start: float = 0.0, duration: float = 0.0) -> Decode
             raise AudioDecodeError(f"{name}: has no audio stream (found: {kinds})")
         stream = container.streams.audio[0]
         declared = _wav_declared_duration(path) or _declared_duration(container, stream)
-        chunks: list[np.ndarray] = []
+        buf: _Buffer | None = None
+        finite = True
         rate = channels = None
         first_sample = last_sample = None  # window in samples, set once the rate is known
         kept = position = 0
@@ -75,6 +82,10 @@ def decode_audio(path: str, start: float = 0.0, duration: float = 0.0) -> Decode
                     out_layout = frame.layout.name
                     first_sample = int(round(start * rate))
                     last_sample = int(round((start + duration) * rate)) if duration > 0 else None
+                    expect = (declared - start) * rate if declared is not None else 60.0 * rate
+                    if last_sample is not None:
+                        expect = min(expect, last_sample - first_sample)
+                    buf = _Buffer(1 if mono else channels, int(max(expect, 0)))
                 setup = (frame.format.name, frame.layout.name, frame.sample_rate)
                 if setup != resampler_setup:  # first frame, or the stream changed format mid-way
                     # Packed float output: one plane whatever the channel count (PyAV's planar
@@ -89,14 +100,18 @@ def decode_audio(path: str, start: float = 0.0, duration: float = 0.0) -> Decode
                     if last_sample is not None:
                         hi = min(n, last_sample - position)
                     if hi > lo:
-                        chunks.append(data[:, lo:hi].copy())
+                        piece = data[:, lo:hi]
+                        finite = finite and bool(np.isfinite(piece).all())
+                        if mono and channels > 1:
+                            piece = mix_to_mono(torch.from_numpy(piece)).numpy()
+                        buf.append(piece)
                         kept += hi - lo
                     position += n
                 if last_sample is not None and position >= last_sample:
                     reached_end = False
                     break
         except av.error.FFmpegError as e:
-            if not chunks:
+            if not kept:
                 raise AudioDecodeError(f"{name}: audio stream cannot be decoded ({_reason(e)})") from None
             raise AudioDecodeError(
                 f"{name}: decoding failed after {position / (rate or 1):.2f} s ({_reason(e)}); "
@@ -114,10 +129,36 @@ def decode_audio(path: str, start: float = 0.0, duration: float = 0.0) -> Decode
         raise AudioDecodeError(
             f"{name}: no audio in the requested window (start {start:.2f} s, file length "
             f"{position / rate:.2f} s)")
-    wave = np.concatenate(chunks, axis=1)
-    if not np.isfinite(wave).all():
+    if not finite:
         raise AudioDecodeError(f"{name}: contains NaN or infinite samples")
-    return DecodedAudio(torch.from_numpy(wave), int(rate), int(channels), declared)
+    return DecodedAudio(torch.from_numpy(buf.result()), int(rate), int(channels), declared)
+
+
+class _Buffer:
+    """[C, n] float32 samples appended in pieces into one preallocated array.
+
+    Sized from the expected length plus 1 % and 1 s of slack; when a container under-declares its
+    length it grows by half (the one case with a transient copy). `result()` is C-contiguous with
+    exactly the appended samples (multi-channel rows are compacted in place, no copy)."""
+
+    def __init__(self, channels: int, expected: int):
+        self.channels, self.n = channels, 0
+        self.data = np.empty((channels, expected + expected // 100 + 48000), np.float32)
+
+    def append(self, piece: np.ndarray) -> None:
+        k = piece.shape[1]
+        if self.n + k > self.data.shape[1]:
+            grown = np.empty((self.channels, max(self.n + k, self.data.shape[1] * 3 // 2)), np.float32)
+            grown[:, :self.n] = self.data[:, :self.n]
+            self.data = grown
+        self.data[:, self.n:self.n + k] = piece
+        self.n += k
+
+    def result(self) -> np.ndarray:
+        flat = self.data.reshape(-1)
+        for c in range(1, self.channels):  # row c moves from c*capacity to c*n (never over rows still to move)
+            flat[c * self.n:(c + 1) * self.n] = self.data[c, :self.n]
+        return flat[:self.channels * self.n].reshape(self.channels, self.n)
 
 
 def _declared_duration(container, stream) -> float | None:

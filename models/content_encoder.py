@@ -125,17 +125,39 @@ _LOGMEL: dict[int, LogMel] = {}
 
 
 def mel_features(wave: torch.Tensor, n_frames: int, fe: FrontEndConfig | None = None) -> torch.Tensor:
-    """wave [N] -> speaker-normalised log-mel stacked per video frame, [n_frames, 4*80]."""
+    """wave [N] -> speaker-normalised log-mel stacked per video frame, [n_frames, 4*80].
+
+    Statistics are accumulated block by block and the log-mel is normalised in place, so besides
+    the log-mel itself (32 KB per second) only the output is allocated."""
     fe = fe or FrontEndConfig()
     if id(fe) not in _LOGMEL:
         _LOGMEL.clear()
         _LOGMEL[id(fe)] = LogMel(fe)
     wave = torch.as_tensor(wave, dtype=torch.float32)
     mel = _LOGMEL[id(fe)](wave[None])[0]  # [80, F]
-    voiced = mel.mean(0) > mel.mean(0).median() - 2.0  # ignore deep silence in the statistics
-    ref = mel[:, voiced] if voiced.sum() > 10 else mel
-    mel = (mel - ref.mean(1, keepdim=True)) / ref.std(1, keepdim=True).clamp_min(0.3)
-    return mel_for_frames(mel, n_frames, fe).clamp(-6, 6)  # floor padding -> clamp
+    frame_mean = mel.mean(0)
+    voiced = frame_mean > frame_mean.median() - 2.0  # ignore deep silence in the statistics
+    if voiced.sum() <= 10:
+        voiced = torch.ones_like(voiced)
+    mean, std = _masked_mean_std(mel, voiced)
+    mel.sub_(mean[:, None]).div_(std.clamp_min(0.3)[:, None])
+    return mel_for_frames(mel, n_frames, fe).clamp_(-6, 6)  # floor padding -> clamp
+
+
+def _masked_mean_std(x: torch.Tensor, mask: torch.Tensor, block: int = 1 << 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row mean and unbiased std of x [R, F] over the columns where mask [F] is set (what
+    x[:, mask].mean(1) / .std(1) give), two passes in float64 over blocks of columns."""
+    n = int(mask.sum())
+    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    for a in range(0, x.shape[1], block):
+        total += x[:, a:a + block].double() @ mask[a:a + block].double()
+    mean = total / n
+    sq = torch.zeros_like(total)
+    for a in range(0, x.shape[1], block):
+        d = x[:, a:a + block].double() - mean[:, None]
+        sq += d.square_() @ mask[a:a + block].double()
+    std = (sq / max(n - 1, 1)).sqrt() if n > 1 else torch.full_like(sq, float("nan"))
+    return mean.to(x.dtype), std.to(x.dtype)
 
 
 def raw_features(wave: torch.Tensor | np.ndarray, cfg: ContentEncoderConfig, n_frames: int | None = None,
@@ -182,7 +204,20 @@ class ContentEncoder(nn.Module):
     def receptive_field(self) -> int:
         return self.cfg.layers * (self.cfg.kernel - 1) + 1
 
-    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+    def forward(self, raw: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+        """Inference (eval, no grad) on long inputs runs `chunk` frames at a time with a halo of the
+        receptive field on each side: the same result, without hidden activations of the whole length."""
+        T, halo = raw.shape[1], self.cfg.layers * (self.cfg.kernel // 2)
+        if self.training or torch.is_grad_enabled() or T <= chunk + 2 * halo:
+            return self._forward(raw)
+        out = raw.new_empty(raw.shape[0], T, self.cfg.dim)
+        for s in range(0, T, chunk):
+            e = min(T, s + chunk)
+            a, b = max(0, s - halo), min(T, e + halo)
+            out[:, s:e] = self._forward(raw[:, a:b])[:, s - a:e - a]
+        return out
+
+    def _forward(self, raw: torch.Tensor) -> torch.Tensor:
         h = self.inp(raw)
         for block in self.blocks:
             h = block(h)

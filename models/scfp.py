@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..audio.frontend import FrontEndConfig, LogMel
+from ..audio.processing import all_finite, rms as wave_rms
 from ..checkpoint import register_kind
 from .diffusion import Diffusion, DiffusionConfig
 from .face_encoder import FaceEncoder, FaceEncoderConfig
@@ -99,9 +100,9 @@ class SCFP(nn.Module):
         if dur < self.cfg.min_seconds:
             raise SpeechInputError(f"speech is {dur:.2f} s long; at least {self.cfg.min_seconds:.1f} s is needed "
                                    "to hear who is speaking")
-        if not torch.isfinite(wave).all():
+        if not all_finite(wave):  # chunk by chunk: no whole-length mask or float copy
             raise SpeechInputError("speech contains NaN or infinite samples")
-        rms = wave.float().pow(2).mean().sqrt().item()
+        rms = wave_rms(wave)
         if rms < self.cfg.silence_rms:
             raise SpeechInputError(f"speech is silent (RMS {rms:.1e} < {self.cfg.silence_rms:.0e}); "
                                    "give a recording with someone speaking")

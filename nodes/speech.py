@@ -56,14 +56,12 @@ class LoadSpeech(io.ComfyNode):
         node = "LoadSpeech"
         try:
             path = host.resolve_input_file(audio)
-            decoded = decode_audio(path, start=start, duration=duration)
+            decoded = decode_audio(path, start=start, duration=duration, mono=mix_to_mono)
         except (AudioDecodeError, ValueError) as e:
             raise NodeInputError(node, "audio", str(e)) from None
-        wave = decoded.waveform  # [C, T]
-        if mix_to_mono:
-            wave = processing.mix_to_mono(wave)
+        wave = decoded.waveform  # [C, T] (C = 1 when mixed), our own buffer: scaled in place
         if normalize_loudness:
-            wave = processing.normalize_loudness(wave, decoded.sample_rate, target_lufs)
+            wave = processing.normalize_loudness(wave, decoded.sample_rate, target_lufs, inplace=True)
         return io.NodeOutput({"waveform": wave.unsqueeze(0).contiguous(), "sample_rate": decoded.sample_rate})
 
     @classmethod
