@@ -161,6 +161,18 @@ class _Buffer:
         return flat[:self.channels * self.n].reshape(self.channels, self.n)
 
 
+def load_speech(path: str, start: float = 0.0, duration: float = 0.0, mix_to_mono: bool = True,
+                normalize_loudness: bool = False, target_lufs: float = -20.0) -> dict:
+    """What Load Speech does: decode (mixing to mono while decoding), optionally scale the result to
+    `target_lufs` in place -> core AUDIO {"waveform": [1, C, T] float32, "sample_rate"}."""
+    from . import processing
+    decoded = decode_audio(path, start=start, duration=duration, mono=mix_to_mono)
+    wave = decoded.waveform  # our own buffer: scaled in place, no second copy
+    if normalize_loudness:
+        wave = processing.normalize_loudness(wave, decoded.sample_rate, target_lufs, inplace=True)
+    return {"waveform": wave.unsqueeze(0).contiguous(), "sample_rate": decoded.sample_rate}
+
+
 def _declared_duration(container, stream) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)

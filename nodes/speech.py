@@ -8,8 +8,7 @@ import os
 from comfy_api.latest import io
 
 from .. import host
-from ..audio.decode import AudioDecodeError, decode_audio
-from ..audio import processing
+from ..audio.decode import AudioDecodeError, load_speech
 from .common import CATEGORY_SPEECH, NODE_PREFIX, NodeInputError
 
 AUDIO_CONTENT_TYPES = ["audio", "video"]
@@ -56,13 +55,10 @@ class LoadSpeech(io.ComfyNode):
         node = "LoadSpeech"
         try:
             path = host.resolve_input_file(audio)
-            decoded = decode_audio(path, start=start, duration=duration, mono=mix_to_mono)
+            audio = load_speech(path, start, duration, mix_to_mono, normalize_loudness, target_lufs)
         except (AudioDecodeError, ValueError) as e:
             raise NodeInputError(node, "audio", str(e)) from None
-        wave = decoded.waveform  # [C, T] (C = 1 when mixed), our own buffer: scaled in place
-        if normalize_loudness:
-            wave = processing.normalize_loudness(wave, decoded.sample_rate, target_lufs, inplace=True)
-        return io.NodeOutput({"waveform": wave.unsqueeze(0).contiguous(), "sample_rate": decoded.sample_rate})
+        return io.NodeOutput(audio)
 
     @classmethod
     def fingerprint_inputs(cls, audio: str, **kwargs) -> str:
