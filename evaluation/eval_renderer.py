@@ -12,6 +12,11 @@ For every clip of the split (speakers never seen in training):
   independent network) of each rendered frame vs the portrait's, binned by |yaw| of the synthetic
   ground truth (ground truth used for this probe only); the same distance for the true frames is
   the reference (the descriptor itself moves with pose). dlib calls a pair the same person below 0.6.
+* **mouth motion** (MediaPipe face mesh, independent): inner-lip opening measured on the rendered
+  frames and on the true frames of each clip; per-clip Pearson correlation (mean over clips) and
+  the ratio of their standard deviations (1 = the rendered mouth moves as much as the true one).
+  PSNR/SSIM hardly see the mouth (a small region): a renderer with a static mouth scores almost
+  as well, so this is the measure of whether motion reaches the mouth at all.
 * **per-component probe**: the portrait's own motion with one part (lips, eyes, expression) taken
   from the clip frame where that part differs most; the pixel change between the two renders is
   split into inside / outside that part's region (from the portrait's 68 landmarks: mouth + chin,
@@ -64,6 +69,12 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
         judge = DlibFace()
     except ImportError:
         judge = None
+    try:
+        from .face_judges import MediaPipeMesh, inner_lip_opening
+        mesh = MediaPipeMesh()
+    except ImportError:
+        mesh = None
+    mouth_rows = []  # per clip: (corr rendered-true opening, std rendered / std true)
     rec_scores = {f: {"psnr": [], "ssim": []} for f in fidelities}
     id_rows = []  # (|yaw|, dist rendered-portrait, dist true-portrait)
     probe = {p: {"inside": [], "outside": [], "share_inside": []} for p in PROBE_PARTS}
@@ -94,6 +105,15 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
                 yaw = abs(float(arrays["motion"][t, yaw_i])) if yaw_i is not None else float("nan")
                 id_rows.append((yaw, float(np.linalg.norm(a.embedding - ref.embedding)),
                                 float(np.linalg.norm(b.embedding - ref.embedding))))
+        if mesh is not None:
+            to_u8 = lambda t: (t.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)  # noqa: E731
+            opening = lambda frames: np.array([  # noqa: E731
+                inner_lip_opening(lm) if (lm := mesh(to_u8(f))) is not None else np.nan for f in frames])
+            o_r, o_t = opening(out_main), opening(gt[1:])
+            ok = ~np.isnan(o_r) & ~np.isnan(o_t)
+            if ok.sum() > 2 and o_t[ok].std() > 0:
+                c = np.corrcoef(o_r[ok], o_t[ok])[0, 1] if o_r[ok].std() > 0 else 0.0
+                mouth_rows.append((float(c), float(o_r[ok].std() / o_t[ok].std())))
         lm0 = arrays["landmarks"][0] * scale
         masks = region_masks(lm0, size)
         base = renderer.render(app, m[:1], m[:1], fidelities[0])[0]
@@ -111,6 +131,10 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
         "reconstruction": {str(f): {k: float(np.mean(v)) for k, v in d.items()} for f, d in rec_scores.items()},
         "probe": {p: {k: float(np.mean(v)) for k, v in d.items()} for p, d in probe.items()},
     }
+    if mouth_rows:
+        mr = np.array(mouth_rows)
+        result["mouth_motion"] = {"clips": len(mouth_rows), "opening_corr": float(mr[:, 0].mean()),
+                                  "opening_std_ratio": float(mr[:, 1].mean())}
     if id_rows:
         rows = np.array(id_rows)
         bins = {}
