@@ -59,7 +59,7 @@ class LogMel(nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
         n, lead = wave.shape[-1], wave.shape[:-1]
-        x = wave.reshape(-1, n)
+        x = wave.reshape(math.prod(lead), n)
         half = cfg.n_fft // 2
         short = half + 1 - n
         if short > 0:  # centred frames reflect n_fft/2 samples, which needs a longer wave: pad with silence

@@ -20,7 +20,7 @@ from see_the_speaker.models.content_encoder import ContentEncoder, ContentEncode
 
 CFG = FrontEndConfig()
 # lengths around the reflect-padding edge (n_fft/2 = 256), the hop (160) and block boundaries
-AWKWARD = [1, 2, 159, 160, 161, 256, 257, 258, 319, 320, 481, 999, 16000, 16161, 48001, 160 * 7 - 1, 160 * 21 + 3]
+AWKWARD = [0, 1, 2, 159, 160, 161, 256, 257, 258, 319, 320, 481, 999, 16000, 16161, 48001, 160 * 7 - 1, 160 * 21 + 3]
 
 
 def one_shot_logmel(wave: torch.Tensor) -> torch.Tensor:
