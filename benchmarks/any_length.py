@@ -2,7 +2,7 @@
 the speech length (issue 8: one hour of speech must finish with peak RAM within 1.5x of a 10 s run).
 
     python benchmarks/any_length.py [--seconds 10 60 600] [--hours H ...] [--motion-ckpt PATH]
-        [--renderer weights/renderer_default.safetensors] [--stages all|speech] [--render model|repeat]
+        [--renderer weights/renderer_default.safetensors] [--stages all|motion|speech] [--render model|repeat]
         [--steps 20] [--frame-batch 32] [--threads 2]
 
 For each length the parent writes a speech file of that length (samples/speech_en.flac looped, 16 kHz
@@ -27,7 +27,8 @@ and reads VmHWM after it, so each stage's peak is its own; the run's peak is the
 counting start-up and model loading). The process's own VmHWM is used rather than wait4's ru_maxrss,
 which also counts forked helpers (a library lookup at import forks the ~0.6 GB interpreter).
 
-`--stages speech` stops after Speech Encode (the front end alone, for hours of speech). `--render
+`--stages speech` stops after Speech Encode (the front end alone, for hours of speech), `--stages
+motion` after Lip Refine (everything the video node is given, without rendering the video). `--render
 repeat` renders one frame_batch with the renderer and writes it over and over: the writer, the audio
 path and the muxer at encoder speed, for lengths the 2-core renderer cannot reach in minutes (x264
 compresses repeated frames more cheaply, so its times are optimistic; memory is what it shows).
@@ -118,7 +119,7 @@ def child(a) -> None:
 
     st = Stages()
     setup_peak = _kb("VmHWM")  # start-up and imports
-    if a.stages == "all":
+    if a.stages != "speech":
         from see_the_speaker.models.motion_bundle import KIND as MOTION, resample_motion
         from see_the_speaker.models.renderer import KIND as RENDERER
         from see_the_speaker.video.render_stream import RenderStreamConfig, iter_render, render_talking_video
@@ -143,7 +144,7 @@ def child(a) -> None:
             "speech wave": 0 if speech.wave.data_ptr() == audio["waveform"].data_ptr() else speech.wave.numel() * 4,
             "log-mel": speech.mel.numel() * 4}
     info = None
-    if a.stages == "all":
+    if a.stages != "speech":
         def motion_diffusion():  # nodes/motion.py MotionDiffusion.execute
             raw = bundle.speech_raw(speech)
             ident = None
@@ -170,6 +171,7 @@ def child(a) -> None:
         motion = st.run("lip refine", lip_refine)
         raw = bundle.speech_raw(speech)
         held.update({"content features": raw.numel() * raw.element_size(), "motion": motion.latent.numel() * 4})
+    if a.stages == "all":
         path = os.path.join(a.out, f"any_{int(a.length)}s.mp4")
         rcfg = RenderStreamConfig(fidelity=1.0, out_size=256, frame_batch=a.frame_batch)
         vcfg = TalkingVideoConfig(fps=FPS)
@@ -214,8 +216,8 @@ def main() -> None:
     p.add_argument("--hours", type=float, nargs="*", default=[], help="also run these many hours of speech")
     p.add_argument("--renderer", default=DEFAULT_RENDERER)
     p.add_argument("--motion-ckpt", default=None, help="motion bundle (default: the untrained tiny test fixture)")
-    p.add_argument("--stages", choices=["all", "speech"], default="all",
-                   help="'speech': Load Speech + Speech Encode only (the front end)")
+    p.add_argument("--stages", choices=["all", "motion", "speech"], default="all",
+                   help="'speech': Load Speech + Speech Encode only (the front end); 'motion': up to Lip Refine")
     p.add_argument("--render", choices=["model", "repeat"], default="model")
     p.add_argument("--steps", type=int, default=20, help="Motion Diffusion DDIM steps per window (workflow: 20)")
     p.add_argument("--frame-batch", type=int, default=32)
@@ -231,19 +233,20 @@ def main() -> None:
     lengths = list(a.seconds) + [h * 3600 for h in a.hours]
     rel = lambda path: os.path.relpath(path, PACK) if os.path.abspath(path).startswith(PACK) else path  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
-        if a.stages == "all":
+        if a.stages != "speech":
             a.motion_path = a.motion_ckpt or tiny_motion(tmp, a.renderer)
             motion = (rel(a.motion_ckpt) if a.motion_ckpt else
                       "UNTRAINED tiny fixture (tests/tiny_models.write_tiny_motion: mel features, width 32; "
                       "not the default motion model)")
             print(f"renderer {rel(a.renderer)}, motion {motion}, render {a.render}, {a.steps} DDIM steps, "
-                  f"frame_batch {a.frame_batch}, 256² @ {FPS:g} fps, {a.threads} torch threads", flush=True)
+                  f"frame_batch {a.frame_batch}, 256² @ {FPS:g} fps, {a.threads} torch threads"
+                  + ("" if a.stages == "all" else ", stopping after Lip Refine (no video)"), flush=True)
         else:
             a.motion_path = None
             print(f"front end only (Load Speech + Speech Encode), {a.threads} torch threads", flush=True)
         print("speech: samples/speech_en.flac looped (16 kHz mono FLAC); peak = the process's VmHWM, reset per stage",
               flush=True)
-        names = STAGES if a.stages == "all" else STAGES[:2]
+        names = {"all": STAGES, "motion": STAGES[:4], "speech": STAGES[:2]}[a.stages]
         cols = "".join(f"{n:>20}" for n in names)
         head = f"{'speech s':>9}{cols}{'total s':>9}{'s per s':>8}{'peak MB':>9}{'vs first':>9}"
         print("\nwall s and (peak RSS MB) per stage\n" + head + "\n" + "-" * len(head), flush=True)
@@ -256,15 +259,20 @@ def main() -> None:
             base = base or peak
             cells = "".join(f"{x['wall']:>11.1f} ({x['peak_kb'] / 1024:>5.0f})" for x in r["stages"])
             print(f"{s:9.0f}{cells}{wall:9.1f}{wall / s:8.2f}{peak:9.0f}{peak / base:8.2f}x", flush=True)
-        print("\nheld after the graph (MB) and the rest")
+        print("\nRSS after each stage (MB; 'ready' = after start-up and model loading)")
+        head = f"{'speech s':>9}{'ready':>20}{cols}"
+        print(head + "\n" + "-" * len(head))
+        for r in results:
+            print(f"{r['seconds']:9.0f}{r['rss_ready_kb'] / 1024:20.0f}"
+                  + "".join(f"{x['rss_kb'] / 1024:20.0f}" for x in r["stages"]))
+        print("\nheld data (MB)")
         keys = list(results[0]["held"])
-        head = f"{'speech s':>9}" + "".join(f"{k:>18}" for k in keys) + f"{'ready MB':>10}{'end RSS MB':>11}"
+        head = f"{'speech s':>9}" + "".join(f"{k:>18}" for k in keys)
         if a.stages == "all":
             head += f"{'frames':>8}{'file MB':>9}{'A-V ms':>8}"
         print(head + "\n" + "-" * len(head))
         for r in results:
-            line = (f"{r['seconds']:9.0f}" + "".join(f"{r['held'][k] / 2**20:18.1f}" for k in keys)
-                    + f"{r['rss_ready_kb'] / 1024:10.0f}{r['stages'][-1]['rss_kb'] / 1024:11.0f}")
+            line = f"{r['seconds']:9.0f}" + "".join(f"{r['held'][k] / 2**20:18.1f}" for k in keys)
             if a.stages == "all":
                 line += f"{r['frames']:8d}{r['file_bytes'] / 2**20:9.2f}{1000 * r['av_diff_s']:8.1f}"
             print(line)
