@@ -3,7 +3,7 @@ the speech length (issue 8: one hour of speech must finish with peak RAM within 
 
     python benchmarks/any_length.py [--seconds 10 60 600] [--hours H ...] [--motion-ckpt PATH]
         [--renderer weights/renderer_default.safetensors] [--stages all|motion|speech] [--render model|repeat]
-        [--steps 20] [--frame-batch 32] [--threads 2]
+        [--video-seconds S] [--steps 20] [--frame-batch 32] [--threads 2]
 
 For each length the parent writes a speech file of that length (samples/speech_en.flac looped, 16 kHz
 mono FLAC, in a temporary folder) and runs one fresh subprocess, which does what the `long_speech`
@@ -28,7 +28,10 @@ counting start-up and model loading). The process's own VmHWM is used rather tha
 which also counts forked helpers (a library lookup at import forks the ~0.6 GB interpreter).
 
 `--stages speech` stops after Speech Encode (the front end alone, for hours of speech), `--stages
-motion` after Lip Refine (everything the video node is given, without rendering the video). `--render
+motion` after Lip Refine (everything the video node is given, without rendering the video).
+`--video-seconds S` runs the whole graph on the whole speech but renders and writes only the first S
+seconds of video (with the whole AUDIO given to the writer, which trims it): the video node's working
+memory on top of what long speech keeps, for lengths whose full render takes hours. `--render
 repeat` renders one frame_batch with the renderer and writes it over and over: the writer, the audio
 path and the muxer at encoder speed, for lengths the 2-core renderer cannot reach in minutes (x264
 compresses repeated frames more cheaply, so its times are optimistic; memory is what it shows).
@@ -176,11 +179,15 @@ def child(a) -> None:
         rcfg = RenderStreamConfig(fidelity=1.0, out_size=256, frame_batch=a.frame_batch)
         vcfg = TalkingVideoConfig(fps=FPS)
 
+        latent = motion.latent  # --video-seconds: only the first part (the writer trims the audio to it)
+        if a.video_seconds:
+            latent = latent[:max(1, round(a.video_seconds * FPS))]
+
         def save_video():  # nodes/video.py SaveTalkingVideo.execute (no paste-back)
             if a.render == "model":
-                return render_talking_video(path, renderer, portrait, motion.latent, audio, rcfg, vcfg)
-            chunk = next(iter_render(renderer, portrait, motion.latent[:a.frame_batch], rcfg))
-            frames = motion.n_frames
+                return render_talking_video(path, renderer, portrait, latent, audio, rcfg, vcfg)
+            chunk = next(iter_render(renderer, portrait, latent[:a.frame_batch], rcfg))
+            frames = latent.shape[0]
             return write_talking_video(path, (chunk[:min(a.frame_batch, frames - s)]
                                               for s in range(0, frames, a.frame_batch)), audio, vcfg)
 
@@ -202,7 +209,7 @@ def run_length(seconds: float, a, tmp: str) -> dict:
     speech = write_speech(os.path.join(tmp, f"speech_{seconds:g}s.flac"), seconds)
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--length", str(seconds), "--speech", speech,
            "--renderer", a.renderer, "--motion-path", a.motion_path or "", "--stages", a.stages, "--render", a.render,
-           "--steps", str(a.steps), "--frame-batch", str(a.frame_batch), "--threads", str(a.threads), "--out", tmp]
+           "--steps", str(a.steps), "--video-seconds", str(a.video_seconds), "--frame-batch", str(a.frame_batch), "--threads", str(a.threads), "--out", tmp]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     os.unlink(speech)
     if p.returncode != 0:
@@ -219,6 +226,10 @@ def main() -> None:
     p.add_argument("--stages", choices=["all", "motion", "speech"], default="all",
                    help="'speech': Load Speech + Speech Encode only (the front end); 'motion': up to Lip Refine")
     p.add_argument("--render", choices=["model", "repeat"], default="model")
+    p.add_argument("--video-seconds", type=float, default=0,
+                   help="render and write only the first this many seconds of the video (the graph before it "
+                        "runs on the whole speech): the video node's working memory on top of long speech's "
+                        "held data, without rendering the whole video")
     p.add_argument("--steps", type=int, default=20, help="Motion Diffusion DDIM steps per window (workflow: 20)")
     p.add_argument("--frame-batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
@@ -240,7 +251,8 @@ def main() -> None:
                       "not the default motion model)")
             print(f"renderer {rel(a.renderer)}, motion {motion}, render {a.render}, {a.steps} DDIM steps, "
                   f"frame_batch {a.frame_batch}, 256² @ {FPS:g} fps, {a.threads} torch threads"
-                  + ("" if a.stages == "all" else ", stopping after Lip Refine (no video)"), flush=True)
+                  + ("" if a.stages == "all" else ", stopping after Lip Refine (no video)")
+                  + (f", VIDEO CUT TO THE FIRST {a.video_seconds:g} s" if a.video_seconds else ""), flush=True)
         else:
             a.motion_path = None
             print(f"front end only (Load Speech + Speech Encode), {a.threads} torch threads", flush=True)
