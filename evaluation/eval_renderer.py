@@ -54,6 +54,11 @@ def region_masks(lm: np.ndarray, size: int) -> dict[str, np.ndarray]:
             "expression": hull(list(range(0, 27)), 0.0)}
 
 
+def _to_u8(img: torch.Tensor) -> np.ndarray:
+    """[3,S,S] float 0..1 -> uint8 [S,S,3] for the judges."""
+    return (img.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+
+
 @torch.inference_mode()
 def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, fidelities=(1.0, 0.5, 0.0),
              identity_every: int = 5, seed: int = 0) -> dict:
@@ -94,21 +99,19 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
             if f == fidelities[0]:
                 out_main = out
         if judge is not None:
-            to_u8 = lambda t: (t.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # noqa: E731
-            ref = judge.analyse(to_u8(gt[0]))
+            ref = judge.analyse(_to_u8(gt[0]))
             fields = [str(n) for n in arrays.get("motion_fields", [])]
             yaw_i = fields.index("yaw") if "yaw" in fields and "motion" in arrays else None
             for t in range(1, len(m), identity_every):
-                a, b = judge.analyse(to_u8(out_main[t - 1])), judge.analyse(to_u8(gt[t]))
+                a, b = judge.analyse(_to_u8(out_main[t - 1])), judge.analyse(_to_u8(gt[t]))
                 if ref is None or a is None or b is None or ref.embedding is None:
                     continue
                 yaw = abs(float(arrays["motion"][t, yaw_i])) if yaw_i is not None else float("nan")
                 id_rows.append((yaw, float(np.linalg.norm(a.embedding - ref.embedding)),
                                 float(np.linalg.norm(b.embedding - ref.embedding))))
         if mesh is not None:
-            to_u8 = lambda t: (t.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)  # noqa: E731
             opening = lambda frames: np.array([  # noqa: E731
-                inner_lip_opening(lm) if (lm := mesh(to_u8(f))) is not None else np.nan for f in frames])
+                inner_lip_opening(lm) if (lm := mesh(_to_u8(f))) is not None else np.nan for f in frames])
             o_r, o_t = opening(out_main), opening(gt[1:])
             ok = ~np.isnan(o_r) & ~np.isnan(o_t)
             if ok.sum() > 2 and o_t[ok].std() > 0:

@@ -90,14 +90,19 @@ def write_not_audio(path: str) -> str:
     return path
 
 
-def write_truncated_mp3(path: str, seconds: float = 3.0) -> str:
-    full = path + ".full.mp3"
-    write_av(full, seconds, 16000, 1, codec="libmp3lame")
+def _first_half_of(path: str, write_full) -> str:
+    """Write a whole file with write_full(tmp_path), keep only its first half at `path`."""
+    full = path + ".full" + os.path.splitext(path)[1]
+    write_full(full)
     data = open(full, "rb").read()
     os.remove(full)
     with open(path, "wb") as f:
         f.write(data[: len(data) // 2])
     return path
+
+
+def write_truncated_mp3(path: str, seconds: float = 3.0) -> str:
+    return _first_half_of(path, lambda full: write_av(full, seconds, 16000, 1, codec="libmp3lame"))
 
 
 def write_zero_samples_wav(path: str, rate: int = 16000) -> str:
@@ -114,13 +119,7 @@ def write_gated_tone(path: str, seconds: float, rate: int = 16000) -> str:
 
 def write_truncated_wav(path: str, seconds: float = 2.0, rate: int = 16000) -> str:
     """A PCM WAV cut in the middle of its data chunk (the header still declares `seconds`)."""
-    full = path + ".full.wav"
-    write_soundfile(full, seconds, rate)
-    data = open(full, "rb").read()
-    os.remove(full)
-    with open(path, "wb") as f:
-        f.write(data[: len(data) // 2])
-    return path
+    return _first_half_of(path, lambda full: write_soundfile(full, seconds, rate))
 
 
 def write_video_without_audio(path: str, frames: int = 10) -> str:

@@ -34,25 +34,33 @@ def write_tiny_renderer(folder: str, name: str = "renderer_tiny_fixture.safetens
     return name
 
 
-def write_tiny_motion(folder: str, renderer_name: str, name: str = "motion_tiny_fixture.safetensors") -> str:
-    """A mel-backend motion bundle in the motion space of `renderer_name` (identity-conditioned)."""
-    from see_the_speaker.checkpoint import load_model
+def tiny_motion_config(renderer, renderer_name: str):
+    """Config of a small mel-backend motion bundle in `renderer`'s motion space (identity-conditioned)."""
     from see_the_speaker.models.content_encoder import ContentEncoderConfig
     from see_the_speaker.models.lip_refine import LipRefineConfig
-    from see_the_speaker.models.motion_bundle import KIND, MotionBundle, MotionBundleConfig
+    from see_the_speaker.models.motion_bundle import MotionBundleConfig
     from see_the_speaker.models.motion_diffusion import MotionDiffusionConfig
     from see_the_speaker.models.sync_expert import SyncExpertConfig
 
-    renderer, _ = load_model(os.path.join(folder, renderer_name), expected_kind="renderer")
     with torch.no_grad():
         id_dim = renderer.encode_portrait(torch.zeros(1, 3, 64, 64))[1].shape[-1]
     spec = renderer.spec
+    return MotionBundleConfig(motion_dim=spec.dim, parts={k: list(v) for k, v in spec.parts().items()},
+                              source="renderer:" + renderer_name,
+                              content=ContentEncoderConfig(backend="mel", dim=16, hidden=16, layers=1),
+                              diffusion=MotionDiffusionConfig(width=32, depth=1, heads=2, identity_dim=int(id_dim)),
+                              sync=SyncExpertConfig(width=16, embed=8), refine=LipRefineConfig(width=16, layers=1))
+
+
+def write_tiny_motion(folder: str, renderer_name: str, name: str = "motion_tiny_fixture.safetensors") -> str:
+    """A mel-backend motion bundle in the motion space of `renderer_name` (identity-conditioned)."""
+    from see_the_speaker.checkpoint import load_model
+    from see_the_speaker.models.motion_bundle import KIND, MotionBundle
+
+    renderer, _ = load_model(os.path.join(folder, renderer_name), expected_kind="renderer")
+    spec = renderer.spec
+    cfg = tiny_motion_config(renderer, renderer_name)
     torch.manual_seed(0)
-    cfg = MotionBundleConfig(motion_dim=spec.dim, parts={k: list(v) for k, v in spec.parts().items()},
-                             source="renderer:" + renderer_name,
-                             content=ContentEncoderConfig(backend="mel", dim=16, hidden=16, layers=1),
-                             diffusion=MotionDiffusionConfig(width=32, depth=1, heads=2, identity_dim=int(id_dim)),
-                             sync=SyncExpertConfig(width=16, embed=8), refine=LipRefineConfig(width=16, layers=1))
     motion = MotionBundle(cfg)
     for p in motion.parameters():  # non-zero outputs, so seeds visibly act
         if p.ndim >= 2:

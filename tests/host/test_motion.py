@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 import media
+from tiny_models import tiny_motion_config
 from see_the_speaker.checkpoint import save_checkpoint, save_module
 from see_the_speaker.harness.workflow import load_api_workflow, set_inputs
 from see_the_speaker.models.content_encoder import ContentEncoderConfig
@@ -104,14 +105,8 @@ def video_models(comfy, bundles):
     renderer = Renderer(RendererConfig()).eval()
     rname = "renderer_test_for_motion.safetensors"
     save_module(os.path.join(folder, rname), RKIND, renderer.cfg, renderer, extra={"trained": False, "note": "test fixture"})
-    with torch.no_grad():
-        id_dim = renderer.encode_portrait(torch.zeros(1, 3, 64, 64))[1].shape[-1]
     spec = renderer.spec
-    cfg = MotionBundleConfig(motion_dim=spec.dim, parts={k: list(v) for k, v in spec.parts().items()},
-                             source="renderer:" + rname,
-                             content=ContentEncoderConfig(backend="mel", dim=16, hidden=16, layers=1),
-                             diffusion=MotionDiffusionConfig(width=32, depth=1, heads=2, identity_dim=int(id_dim)),
-                             sync=SyncExpertConfig(width=16, embed=8), refine=LipRefineConfig(width=16, layers=1))
+    cfg = tiny_motion_config(renderer, rname)
     motion = MotionBundle(cfg)
     motion.set_stats(torch.zeros(spec.dim), torch.full((spec.dim,), 0.05), torch.zeros(spec.dim))  # small motions
     mname = "motion_test_renderer_space.safetensors"
