@@ -29,10 +29,12 @@ Why "morph" (added after the first standard corpus): with five factors, the face
 dominate dlib's face descriptor (eye spacing and tilt, nose length, skin and hair tone; measured
 by sweeping each attribute) were mostly independent of the voice, so even the speaker's exact
 hidden factors located the true face among 10 only ~26 % of the time (ridge from factors to the
-neutral face's dlib descriptor, 300 speakers) — below the 30 % that stage 1 is asked to reach.
-Tying the craniofacial geometry to a factor the voice carries (through the espeak variant, i.e.
-the voice's timbre, as vocal-tract and skull shape go together in people) raises that ceiling to
-~46 % without tying colours (skin, hair, iris) to speech.
+neutral face's dlib descriptor, 300 speakers: 26.2 % top-1 of 10) — below the 30 % that stage 1
+is asked to reach. Tying the craniofacial geometry to a factor the voice carries (through the
+espeak variant, i.e. the voice's timbre, as vocal-tract and skull shape go together in people)
+raises that ceiling to 46.4 % without tying colours (skin, hair, iris) to speech. Both figures and
+the attribute sweep: ``python benchmarks/corpus_face_tie.py`` (the 26.2 % with this file as of
+commit 2cfc0c4).
 
 Deterministic: :func:`make_speaker(seed, index)` depends only on its arguments (numpy
 ``default_rng([seed, index, tag])`` streams), never on process or order.
