@@ -1,10 +1,12 @@
-"""Test media: speech-like audio in many containers, and the broken files the loaders must refuse.
+"""Test media: speech-like audio in many containers, the broken files the loaders must refuse, and
+the facts of a written mp4.
 
 Everything is made procedurally with PyAV/soundfile, so tests need no downloaded data.
 """
 
 from __future__ import annotations
 
+import io
 import os
 
 import av
@@ -181,3 +183,16 @@ def write_long_gated_tone(path: str, seconds: float, rate: int = 16000, block_s:
             f.write((0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32))
             done += n
     return path
+
+
+def mp4_facts(data: bytes) -> dict:
+    """Codec, size, durations and frame count of an mp4 (bytes) with one video and one audio stream."""
+    with av.open(io.BytesIO(data)) as c:
+        vs, aus = c.streams.video[0], c.streams.audio[0]
+        facts = {"width": vs.codec_context.width, "height": vs.codec_context.height, "codec": vs.codec_context.name,
+                 "audio_codec": aus.codec_context.name, "rate": aus.codec_context.sample_rate,
+                 "video_s": float(vs.duration * vs.time_base), "audio_s": float(aus.duration * aus.time_base),
+                 "frames": sum(1 for _ in c.decode(vs))}
+    with av.open(io.BytesIO(data)) as c:
+        facts["decoded_audio_s"] = sum(f.samples for f in c.decode(c.streams.audio[0])) / facts["rate"]
+    return facts

@@ -5,7 +5,6 @@ frame; paste-back, bad inputs, and an interrupt that leaves no partial file.
 Runs on small *untrained* bundles (tests/tiny_models.py): plumbing, lengths and errors, not quality.
 """
 
-import io
 import math
 import os
 import shutil
@@ -15,7 +14,6 @@ import textwrap
 import time
 import uuid
 
-import av
 import numpy as np
 import pytest
 import soundfile as sf
@@ -54,18 +52,6 @@ def graph(talking, audio="talking_speech.flac", prefix=None, **save):
     })
 
 
-def mp4_facts(data: bytes) -> dict:
-    with av.open(io.BytesIO(data)) as c:
-        vs, aus = c.streams.video[0], c.streams.audio[0]
-        facts = {"width": vs.codec_context.width, "height": vs.codec_context.height, "codec": vs.codec_context.name,
-                 "audio_codec": aus.codec_context.name, "rate": aus.codec_context.sample_rate,
-                 "video_s": float(vs.duration * vs.time_base), "audio_s": float(aus.duration * aus.time_base),
-                 "frames": sum(1 for _ in c.decode(vs))}
-    with av.open(io.BytesIO(data)) as c:
-        facts["decoded_audio_s"] = sum(f.samples for f in c.decode(c.streams.audio[0])) / facts["rate"]
-    return facts
-
-
 def test_long_speech_workflow_writes_mp4_with_matching_durations(comfy, client, talking):
     prefix = f"test/long_{uuid.uuid4().hex[:8]}"
     result = client.run(graph(talking, prefix=prefix), timeout=600)
@@ -73,7 +59,7 @@ def test_long_speech_workflow_writes_mp4_with_matching_durations(comfy, client, 
     files = result.files("8")
     assert len(files) == 1 and files[0].filename.endswith(".mp4") and files[0].subfolder == "test", files
     assert result.outputs["8"].get("animated") == [True]
-    f = mp4_facts(client.view(files[0]))
+    f = media.mp4_facts(client.view(files[0]))
     speech_s = sf.info(SAMPLE).duration
     fps = 25.0
     print(f"long_speech mp4: {f}, speech {speech_s:.3f} s")
@@ -94,7 +80,7 @@ def test_paste_back_makes_video_of_the_photo_size(client, talking):
     g["8"]["inputs"].update({"portrait": ["21", 0], "transform": ["21", 1], "original": ["20", 0]})
     result = client.run(g, timeout=600)
     assert result.ok, (result.error or {}).get("exception_message", result.error)
-    f = mp4_facts(client.view(result.files("8")[0]))
+    f = media.mp4_facts(client.view(result.files("8")[0]))
     assert (f["width"], f["height"]) == (302, 242)  # 301x241 padded to even by one replicated column/row
     assert abs(f["audio_s"] - f["video_s"]) <= 1 / 25
 
