@@ -30,6 +30,7 @@ COMMANDS: dict[tuple[str, str], tuple[str, str]] = {
     ("eval", "portrait"): (".evaluation.eval_scfp", "evaluate stage 1 on held-out speakers (retrieval, ablation)"),
     ("eval", "renderer"): (".evaluation.eval_renderer", "evaluate the renderer on held-out speakers (PSNR/SSIM, identity, probe)"),
     ("eval", "motion"): (".evaluation.eval_motion", "evaluate motion on held-out speakers (lip sync, lag, seams)"),
+    ("eval", "report"): (".evaluation.report", "the evaluation report: every stage's figures + plots in one markdown file"),
     ("demo", ""): (".harness.demo", "the main job: sample speech -> the shipped workflow -> output file"),
 }
 

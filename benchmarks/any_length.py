@@ -3,7 +3,7 @@ the speech length (issue 8: one hour of speech must finish with peak RAM within 
 
     python benchmarks/any_length.py [--seconds 10 60 600] [--hours H ...] [--motion-ckpt PATH]
         [--renderer weights/renderer_default.safetensors] [--stages all|motion|speech] [--render model|repeat]
-        [--video-seconds S] [--steps 20] [--frame-batch 32] [--threads 2]
+        [--video-seconds S] [--steps 20] [--frame-batch 32] [--threads 2] [--json PATH]
 
 For each length the parent writes a speech file of that length (samples/speech_en.flac looped, 16 kHz
 mono FLAC, in a temporary folder) and runs one fresh subprocess, which does what the `long_speech`
@@ -233,6 +233,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20, help="Motion Diffusion DDIM steps per window (workflow: 20)")
     p.add_argument("--frame-batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", default=None, help="also write the settings and every length's figures (the child's "
+                   "measurements, as printed) to this JSON file")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--length", type=float, help=argparse.SUPPRESS)
     p.add_argument("--speech", help=argparse.SUPPRESS)
@@ -290,6 +292,18 @@ def main() -> None:
             print(line)
         if not all(r["per_stage_peaks"] for r in results):
             print("note: /proc/self/clear_refs not writable; stage peaks are cumulative")
+        if a.json:
+            write_json(a.json, a, motion if a.stages != "speech" else None, results)
+
+
+def write_json(path: str, a, motion: str | None, results: list[dict]) -> None:
+    """Settings + per-length results (as measured by the child: stages with wall s / peak_kb / rss_kb)."""
+    settings = {"renderer": a.renderer, "motion": motion, "stages": a.stages, "render": a.render, "steps": a.steps,
+                "frame_batch": a.frame_batch, "threads": a.threads, "video_seconds": a.video_seconds, "fps": FPS,
+                "out_size": 256}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"settings": settings, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
