@@ -99,7 +99,10 @@ class RendererMotion(MotionSource):
 
     @torch.no_grad()
     def clip_motion(self, corpus, rec):
-        path = os.path.join(self.cache, rec.id.replace("/", "__") + ".safetensors")
+        # keyed by renderer (self.cache) *and* corpus: two corpora share clip ids like spk0000/clip000
+        where = hashlib.sha1(str(corpus.root.resolve()).encode()).hexdigest()[:8]
+        path = os.path.join(self.cache, where, rec.id.replace("/", "__") + ".safetensors")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         if os.path.exists(path):
             t = load_file(path)
             return t["latent"].numpy(), t["identity"].numpy()
