@@ -3,7 +3,7 @@
 On held-out clips of a synthetic corpus, with the renderer's motion encoder:
 * std over each clip of every motion-latent dimension, by part (is the lips part alive?);
 * correlation of every dimension with the ground-truth jaw_open (which part carries the mouth?);
-* a ridge from the lips part's pooled encoder features to the landmark lip targets of
+* a ridge from the lips head's input (the encoder's mouth-window features) to the landmark lip targets of
   training/render_losses.mouth_eye_targets (held-out R²: is the information in the trunk?).
 
     python benchmarks/renderer_mouth_probe.py --ckpt weights/renderer_default.safetensors \
@@ -44,7 +44,8 @@ def main() -> int:
         jaw = arrays["motion"][:, [str(f) for f in arrays["motion_fields"]].index("jaw_open")]
         stds.append(m.std(0))
         corrs.append([np.corrcoef(m[:, i], jaw)[0, 1] if m[:, i].std() > 0 else 0.0 for i in range(m.shape[1])])
-        feats.append(me.pool["lips"](me.trunk(x * 2 - 1), me.prior_lips).numpy())
+        rows, cols = me.windows["lips"]
+        feats.append(me.trunk(x * 2 - 1)[:, :, rows, cols].flatten(1).numpy())  # the lips head's input
         lm = torch.from_numpy(arrays["landmarks"]).float()  # crop pixels, frames at the crop size
         targets.append(mouth_eye_targets(lm, frames.shape[1])[0].numpy())
     std, corr = np.mean(stds, 0), np.nanmean(np.array(corrs, float), 0)

@@ -4,13 +4,21 @@ Frame [B,3,128,128] (canonical aligned crop) -> holistic motion latent m [B,D] =
 [lips | expression | eyes | head_pose] (layout: models/motion_latent.py). Learnt from images only:
 cross-frame reconstruction (identity from frame i + motion of frame j -> frame j) plus weak
 landmark targets available for real video too (training/train_renderer.py). Each part is read
-from its own region: lips and eyes heads attention-pool features inside the canonical mouth / eye
-regions, expression pools over the whole face, head pose reads a coarse 4x4 spatial map (pose
-needs position, pooling would lose it). Small bottleneck: no room for the identity to leak in.
+from its own region of the 16² feature map, keeping the layout: lips and eyes heads read the
+feature cells of a fixed window around the canonical mouth / eyes (faces are aligned, so the
+window holds the part), expression and head pose read the whole face pooled to 4x4. Small
+bottleneck: no room for the identity to leak in.
+
+Why windows and not pooling: mouth opening and blinks are *shapes* (a dark gap between lips, a
+lid over the iris), and an average or attention pool over the region throws the layout away. With
+pooled lips/eyes heads the renderer's encoder never learnt the landmark lip/eye targets (loss =
+target variance for 3,850 steps; the bundled renderer rendered a static mouth). Readouts compared
+on the corpus by benchmarks/motion_readout_probe.py (figures in weights/renderer_default.md).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -18,30 +26,25 @@ from torch import nn
 import torch.nn.functional as F
 
 from .motion_latent import MotionLatentSpec
-from .render_blocks import Down, ResBlock, part_masks
+from .render_blocks import REGIONS, Down, ResBlock
 
 
 @dataclass
 class MotionEncoderConfig:
     spec: MotionLatentSpec = field(default_factory=MotionLatentSpec)  # latent layout
     ch: tuple[int, int, int] = (16, 32, 64)  # channels at 64², 32², 16²
-    hidden: int = 128  # MLP width of the part heads
+    hidden: int = 128  # MLP width of the expression / head-pose heads
 
 
-class AttnPool(nn.Module):
-    """Attention pooling over a region: softmax(logits + log(prior mask)) weighted sums, 2 heads."""
-
-    def __init__(self, ch: int, heads: int = 2):
-        super().__init__()
-        self.logits = nn.Conv2d(ch, heads, 1)
-        nn.init.zeros_(self.logits.weight)
-        nn.init.zeros_(self.logits.bias)
-
-    def forward(self, x: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-        """x [B,C,H,W], prior [1,1,H,W] in (0,1] -> [B, heads*C]."""
-        a = self.logits(x) + prior.clamp_min(1e-4).log()  # [B,h,H,W]
-        a = a.flatten(2).softmax(-1)  # [B,h,HW]
-        return torch.einsum("bhn,bcn->bhc", a, x.flatten(2)).flatten(1)
+def region_window(region: str, grid: int) -> tuple[slice, slice]:
+    """Rows and columns of a grid x grid feature map covering the bounding box of a canonical
+    region (render_blocks.REGIONS, union over its centres)."""
+    centres, (rx, ry) = REGIONS[region]
+    x0, x1 = min(c[0] for c in centres) - rx, max(c[0] for c in centres) + rx
+    y0, y1 = min(c[1] for c in centres) - ry, max(c[1] for c in centres) + ry
+    clip = lambda v: min(max(v, 0), grid)  # noqa: E731
+    return (slice(clip(math.floor(y0 * grid)), clip(math.ceil(y1 * grid))),
+            slice(clip(math.floor(x0 * grid)), clip(math.ceil(x1 * grid))))
 
 
 class MotionEncoder(nn.Module):
@@ -51,31 +54,28 @@ class MotionEncoder(nn.Module):
         c1, c2, c3 = cfg.ch
         self.trunk = nn.Sequential(
             Down(3, c1), Down(c1, c2), ResBlock(c2), Down(c2, c3), ResBlock(c3), ResBlock(c3))  # -> [B,c3,16,16]
-        # prior masks of the regions on the 16² grid (canonical layout)
-        lin = torch.linspace(-1 + 1 / 16, 1 - 1 / 16, 16)
-        yy, xx = torch.meshgrid(lin, lin, indexing="ij")
-        coords = torch.stack([xx, yy], -1)[None]  # [1,16,16,2]
-        for name, mask in part_masks(coords).items():
-            self.register_buffer(f"prior_{name}", mask, persistent=False)
-        self.pool = nn.ModuleDict({n: AttnPool(c3) for n in ("lips", "eyes", "expression")})
+        self.windows = {n: region_window(n, 16) for n in ("lips", "eyes")}  # rows, cols of the 16² map
+        cells = {n: (w[0].stop - w[0].start) * (w[1].stop - w[1].start) for n, w in self.windows.items()}
         s, h = cfg.spec, cfg.hidden
 
-        def head(cin: int, cout: int) -> nn.Sequential:
-            lin_out = nn.Linear(h, cout)
-            nn.init.zeros_(lin_out.weight)
-            nn.init.zeros_(lin_out.bias)
-            return nn.Sequential(nn.Linear(cin, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), lin_out)
+        def mlp(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(nn.Linear(cin, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, cout))
 
+        # Window heads are linear (the trunk is the non-linearity; few weights for a small corpus).
+        # No head is zero-initialised: a zero last layer kept the lips/eyes heads from ever
+        # learning their landmark targets (benchmarks/motion_readout_probe.py).
         self.heads = nn.ModuleDict({
-            "lips": head(2 * c3, s.lips),
-            "eyes": head(2 * c3, s.eyes),
-            "expression": head(2 * c3, s.expression),
-            "head_pose": head(16 * c3, s.head_pose),
+            "lips": nn.Linear(cells["lips"] * c3, s.lips),  # mouth window (5x6 cells by default)
+            "eyes": nn.Linear(cells["eyes"] * c3, s.eyes),  # both-eyes window (3x8 cells)
+            "expression": mlp(16 * c3, s.expression),  # whole face at 4x4
+            "head_pose": mlp(16 * c3, s.head_pose),  # whole face at 4x4 (pose needs position)
         })
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         """img [B,3,128,128] 0..1 -> m [B,D]."""
         x = self.trunk(img * 2 - 1)  # [B,c3,16,16]
-        parts = {n: self.heads[n](self.pool[n](x, getattr(self, f"prior_{n}"))) for n in ("lips", "eyes", "expression")}
-        parts["head_pose"] = self.heads["head_pose"](F.adaptive_avg_pool2d(x, 4).flatten(1))
+        parts = {n: self.heads[n](x[:, :, rows, cols].flatten(1)) for n, (rows, cols) in self.windows.items()}
+        face = F.adaptive_avg_pool2d(x, 4).flatten(1)  # [B,16*c3]
+        parts["expression"] = self.heads["expression"](face)
+        parts["head_pose"] = self.heads["head_pose"](face)
         return self.cfg.spec.join(parts)

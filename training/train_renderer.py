@@ -58,7 +58,7 @@ class TrainConfig:
     w_code: float = 0.1  # code cross-entropy
     w_warp: float = 0.5  # low-res warp check on the source image
     w_pose: float = 2.0  # head-pose affine vs landmarks
-    w_parts: float = 0.3  # lips/eyes weak targets vs landmarks
+    w_parts: float = 1.0  # lips/eyes weak targets vs landmarks
     w_identity: float = 0.05  # identity InfoNCE
     motion_noise: float = 0.02  # Gaussian noise on the motion latent in training (smooth latent space)
     full_fidelity_prob: float = 0.75  # reconstruct phase: P(fidelity = 1), else U(0, 1)
