@@ -13,9 +13,8 @@ import time
 from .commands import run_workflow
 from .workflow import PACK_DIR, load_api_workflow, set_inputs
 
-# The main shipped workflow. Until the speech->portrait->video models land, it is the speech
-# loading workflow (LoadSpeech -> SaveAudio); the end-to-end issue switches it to the video job.
-MAIN_WORKFLOW = "load_speech"
+# The main shipped workflow: speech -> portrait candidates -> motion -> lip refine -> talking mp4.
+MAIN_WORKFLOW = "talking_face"
 SAMPLE_SPEECH = os.path.join(PACK_DIR, "samples", "speech_en.flac")
 
 
@@ -36,4 +35,7 @@ def run(args) -> int:
     print(f"[demo] workflow {args.workflow!r} finished in {time.perf_counter() - t0:.1f} s; outputs:")
     for p in paths:
         print(p)
+    for p in paths:
+        if p.endswith(".mp4"):
+            print(f"[demo] talking-face video: {p}")
     return 0 if paths else 1
