@@ -1,5 +1,6 @@
 """The end-to-end shipped workflows in the real server, on small *untrained* bundles
-(tests/tiny_models.py): plumbing, outputs and lengths, not quality.
+(tests/tiny_models.py): plumbing, outputs and lengths, not quality; and the main job once more as
+shipped, on the bundled trained weights (README command 1).
 
 * talking_face (the main job): speech -> SpeechToPortrait candidates (saved) -> the first one ->
   MotionDiffusion -> LipRefine -> SaveTalkingVideo;
@@ -86,3 +87,21 @@ def test_portrait_to_video_workflow_pastes_into_the_photo(comfy, client, bundles
     facts = media.mp4_facts(client.view(videos[0]))
     print("portrait_to_video mp4:", facts)
     check_talking_mp4(facts, (512, 512))
+
+
+def test_main_job_with_the_bundled_weights(comfy, client):
+    """README command 1's workflow as shipped (bundled trained defaults, default settings)."""
+    shutil.copy(SAMPLE, os.path.join(comfy.input_dir, "main_speech.flac"))
+    prefix = f"test/bundled_{uuid.uuid4().hex[:8]}"
+    g = set_inputs(load_api_workflow("talking_face"), {
+        "STS_LoadSpeech": {"audio": "main_speech.flac"},
+        "STS_SaveTalkingVideo": {"filename_prefix": prefix},
+        "SaveImage": {"filename_prefix": prefix + "_portrait"},
+    })
+    result = client.run(g, timeout=1800)
+    assert result.ok, (result.error or {}).get("exception_message", result.error)
+    videos = [f for f in result.files() if f.filename.endswith(".mp4")]
+    assert len(videos) == 1, result.files()
+    facts = media.mp4_facts(client.view(videos[0]))
+    print("main job mp4 (bundled weights):", facts)
+    check_talking_mp4(facts, (256, 256))
