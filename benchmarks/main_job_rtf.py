@@ -3,7 +3,7 @@
     python benchmarks/main_job_rtf.py [--seconds 10] [--threads 2]
 
 Starts a headless ComfyUI 0.3.75 with this pack (harness/server.py) and the bundled default
-weights, writes `--seconds` of speech (samples/speech_en.flac looped, 16 kHz mono FLAC) and runs
+weights, writes `--seconds` of speech (samples/speech_en.flac looped, any_length.write_speech) and runs
 the shipped workflow as is (4 portrait candidates, 20 DDIM steps each stage, LipRefine, 256²,
 H.264 + AAC) three times: a cold run (models loaded from disk), then two warm runs on fresh copies of
 the speech (every node re-executes; only the loaded models are reused, as in a ComfyUI session).
@@ -18,21 +18,14 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-import soundfile as sf
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(ROOT))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from any_length import write_speech  # noqa: E402  (the sample looped to a length, as FLAC)
 
 from see_the_speaker.harness.server import ComfyServer, ServerConfig  # noqa: E402
 from see_the_speaker.harness.workflow import load_api_workflow, set_inputs  # noqa: E402
-
-
-def write_speech(path: str, seconds: float) -> None:
-    wave, rate = sf.read(os.path.join(ROOT, "samples", "speech_en.flac"), dtype="float32")
-    wave = wave if wave.ndim == 1 else wave.mean(1)
-    n = int(seconds * rate)
-    sf.write(path, np.resize(wave, n), rate, format="FLAC")
 
 
 def main() -> int:

@@ -69,14 +69,14 @@ class Probe(nn.Module):
     def __init__(self, variant: str):
         super().__init__()
         me = MotionEncoder()
-        self.trunk, self.windows, c = me.trunk, me.windows, me.cfg.ch[-1]
+        self.encoder, c = me, me.cfg.ch[-1]  # its trunk and window reads; its heads go unused
         lin = torch.linspace(-1 + 1 / 16, 1 - 1 / 16, 16)
         yy, xx = torch.meshgrid(lin, lin, indexing="ij")
         priors = part_masks(torch.stack([xx, yy], -1)[None])
         self.variant = variant
         self.read, self.head = nn.ModuleDict(), nn.ModuleDict()
         for n in ("lips", "eyes"):
-            rows, cols = self.windows[n]
+            rows, cols = me.windows[n]
             cells = (rows.stop - rows.start) * (cols.stop - cols.start)
             if variant == "attn-pool + zero MLP":
                 self.read[n], self.head[n] = AttnPool(c, priors[n]), mlp(2 * c, 2, True)
@@ -88,14 +88,10 @@ class Probe(nn.Module):
                 self.head[n] = nn.Linear(cells * c, 2)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        x = self.trunk(img * 2 - 1)  # [B,64,16,16]
+        x = self.encoder.trunk(img * 2 - 1)  # [B,64,16,16]
         out = []
         for n in ("lips", "eyes"):
-            if n in self.read:
-                feat = self.read[n](x)
-            else:
-                rows, cols = self.windows[n]
-                feat = x[:, :, rows, cols].flatten(1)
+            feat = self.read[n](x) if n in self.read else self.encoder.window(x, n)
             out.append(self.head[n](feat))
         return torch.cat(out, 1)  # [B,4]
 

@@ -44,8 +44,7 @@ def main() -> int:
         jaw = arrays["motion"][:, [str(f) for f in arrays["motion_fields"]].index("jaw_open")]
         stds.append(m.std(0))
         corrs.append([np.corrcoef(m[:, i], jaw)[0, 1] if m[:, i].std() > 0 else 0.0 for i in range(m.shape[1])])
-        rows, cols = me.windows["lips"]
-        feats.append(me.trunk(x * 2 - 1)[:, :, rows, cols].flatten(1).numpy())  # the lips head's input
+        feats.append(me.window(me.trunk(x * 2 - 1), "lips").numpy())  # the lips head's input
         lm = torch.from_numpy(arrays["landmarks"]).float()  # crop pixels, frames at the crop size
         targets.append(mouth_eye_targets(lm, frames.shape[1])[0].numpy())
     std, corr = np.mean(stds, 0), np.nanmean(np.array(corrs, float), 0)

@@ -71,10 +71,15 @@ class MotionEncoder(nn.Module):
             "head_pose": mlp(16 * c3, s.head_pose),  # whole face at 4x4 (pose needs position)
         })
 
+    def window(self, x: torch.Tensor, part: str) -> torch.Tensor:
+        """Trunk features x [B,c3,16,16] -> the input of `part`'s window head [B, c3*cells]."""
+        rows, cols = self.windows[part]
+        return x[:, :, rows, cols].flatten(1)
+
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         """img [B,3,128,128] 0..1 -> m [B,D]."""
         x = self.trunk(img * 2 - 1)  # [B,c3,16,16]
-        parts = {n: self.heads[n](x[:, :, rows, cols].flatten(1)) for n, (rows, cols) in self.windows.items()}
+        parts = {n: self.heads[n](self.window(x, n)) for n in self.windows}
         face = F.adaptive_avg_pool2d(x, 4).flatten(1)  # [B,16*c3]
         parts["expression"] = self.heads["expression"](face)
         parts["head_pose"] = self.heads["head_pose"](face)

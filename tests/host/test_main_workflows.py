@@ -26,7 +26,14 @@ FPS = 25.0
 
 
 @pytest.fixture(scope="module")
-def bundles(comfy):
+def speech(comfy) -> str:
+    """The bundled sample speech in the server's input folder, as `main_speech.flac`."""
+    shutil.copy(SAMPLE, os.path.join(comfy.input_dir, "main_speech.flac"))
+    return "main_speech.flac"
+
+
+@pytest.fixture(scope="module")
+def bundles(comfy, speech):
     renderer = tiny_models.write_tiny_renderer(comfy.models_dir, "renderer_main_fixture.safetensors")
     return {
         "scfp": tiny_models.write_tiny_scfp(comfy.models_dir, "scfp_main_fixture.safetensors"),
@@ -59,49 +66,40 @@ def check_talking_mp4(facts: dict, size: tuple[int, int]) -> None:
     assert abs(facts["audio_s"] - facts["video_s"]) <= 1 / FPS, facts
 
 
-def test_talking_face_workflow(comfy, client, bundles):
-    shutil.copy(SAMPLE, os.path.join(comfy.input_dir, "main_speech.flac"))
-    prefix = f"test/talking_face_{uuid.uuid4().hex[:8]}"
-    g = set_inputs(with_fixtures("talking_face", bundles, prefix), {"SaveImage": {"filename_prefix": prefix + "_portrait"}})
-    result = client.run(g, timeout=900)
+def run_talking(client, graph: dict, size: tuple[int, int], label: str, timeout: float = 900):
+    """Run `graph`; it must succeed and write one talking mp4 of `size` (check_talking_mp4)."""
+    result = client.run(graph, timeout=timeout)
     assert result.ok, (result.error or {}).get("exception_message", result.error)
-    portraits = [f for f in result.files() if f.filename.endswith(".png") and "_portrait" in f.filename]
-    assert len(portraits) == 4, result.files()  # every candidate saved for editing elsewhere
     videos = [f for f in result.files() if f.filename.endswith(".mp4")]
     assert len(videos) == 1, result.files()
     facts = media.mp4_facts(client.view(videos[0]))
-    print("talking_face mp4:", facts)
-    check_talking_mp4(facts, (256, 256))
+    print(f"{label} mp4:", facts)
+    check_talking_mp4(facts, size)
+    return result
+
+
+def test_talking_face_workflow(client, bundles):
+    prefix = f"test/talking_face_{uuid.uuid4().hex[:8]}"
+    g = set_inputs(with_fixtures("talking_face", bundles, prefix), {"SaveImage": {"filename_prefix": prefix + "_portrait"}})
+    result = run_talking(client, g, (256, 256), "talking_face")
+    portraits = [f for f in result.files() if f.filename.endswith(".png") and "_portrait" in f.filename]
+    assert len(portraits) == 4, result.files()  # every candidate saved for editing elsewhere
 
 
 def test_portrait_to_video_workflow_pastes_into_the_photo(comfy, client, bundles):
     skdata = pytest.importorskip("skimage.data")
-    shutil.copy(SAMPLE, os.path.join(comfy.input_dir, "main_speech.flac"))
     Image.fromarray(skdata.astronaut()).save(os.path.join(comfy.input_dir, "main_photo.png"))  # 512x512 photo
     prefix = f"test/portrait_to_video_{uuid.uuid4().hex[:8]}"
     g = set_inputs(with_fixtures("portrait_to_video", bundles, prefix), {"LoadImage": {"image": "main_photo.png"}})
-    result = client.run(g, timeout=900)
-    assert result.ok, (result.error or {}).get("exception_message", result.error)
-    videos = [f for f in result.files() if f.filename.endswith(".mp4")]
-    assert len(videos) == 1, result.files()
-    facts = media.mp4_facts(client.view(videos[0]))
-    print("portrait_to_video mp4:", facts)
-    check_talking_mp4(facts, (512, 512))
+    run_talking(client, g, (512, 512), "portrait_to_video")
 
 
-def test_main_job_with_the_bundled_weights(comfy, client):
+def test_main_job_with_the_bundled_weights(client, speech):
     """README command 1's workflow as shipped (bundled trained defaults, default settings)."""
-    shutil.copy(SAMPLE, os.path.join(comfy.input_dir, "main_speech.flac"))
     prefix = f"test/bundled_{uuid.uuid4().hex[:8]}"
     g = set_inputs(load_api_workflow("talking_face"), {
-        "STS_LoadSpeech": {"audio": "main_speech.flac"},
+        "STS_LoadSpeech": {"audio": speech},
         "STS_SaveTalkingVideo": {"filename_prefix": prefix},
         "SaveImage": {"filename_prefix": prefix + "_portrait"},
     })
-    result = client.run(g, timeout=1800)
-    assert result.ok, (result.error or {}).get("exception_message", result.error)
-    videos = [f for f in result.files() if f.filename.endswith(".mp4")]
-    assert len(videos) == 1, result.files()
-    facts = media.mp4_facts(client.view(videos[0]))
-    print("main job mp4 (bundled weights):", facts)
-    check_talking_mp4(facts, (256, 256))
+    run_talking(client, g, (256, 256), "main job (bundled weights)", timeout=1800)
