@@ -63,6 +63,11 @@ def export(run: str, out: str, metrics_path: str | None = None, allow_partial: b
         "params": sum(p.numel() for p in renderer.parameters()),
         "motion_parts": renderer.spec.parts(),
     }
+    if tcfg.get("init"):  # a fine-tune: keep the history of the weights it started from
+        extra["training"]["init"] = {"file": os.path.basename(tcfg["init"])}
+        if os.path.exists(tcfg["init"]):
+            from ..checkpoint import load_checkpoint
+            extra["training"]["init"]["training"] = load_checkpoint(tcfg["init"]).extra.get("training")
     if metrics_path:
         with open(metrics_path) as f:
             extra["evaluation"] = json.load(f)

@@ -14,8 +14,16 @@ Phases run back to back on one global step counter (a resumed run continues in i
    (our substitute for a perceptual loss), code cross-entropy against the driving frame's codes,
    a low-resolution check of the warp on the source image, weak landmark motion targets, and an
    InfoNCE loss tying the identity vectors of frames of the same speaker.
-3. ``transformer`` (last C steps): code transformer + fusion only, fidelity ~ U(0, 1), so the
+3. ``transformer`` (next C steps): code transformer + fusion only, fidelity ~ U(0, 1), so the
    whole fidelity range renders well.
+4. ``mouth`` (last D steps): warper, code transformer and decoder, with the identity and motion
+   encoders frozen (the motion space, and so every motion model trained in it, stays valid), on
+   the reconstruct losses plus a mouth-crop term at the output resolution (L1 + gradient + SSIM on
+   a crop around the driving frame's mouth): the lips part of the motion moves few pixels, and the
+   whole-frame losses let the rendered mouth open at a third of the true amplitude.
+
+``--init BUNDLE`` starts a fresh run from an exported renderer's weights, e.g. ``--steps 0 0 0 1500
+--init weights/renderer_default.safetensors`` runs only the mouth phase on a trained renderer.
 
 Metrics go to OUT/metrics.jsonl, sample grids (source | driving | output) to OUT/samples/, the
 resumable state to OUT/state.safetensors (+ state.json). Export with training/export_renderer.py.
@@ -36,20 +44,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoint import check_state_dict, config_from_dict
 from ..data.loader import FramePairDataset, LoaderConfig, make_loader
 from ..models.renderer import Renderer, RendererConfig
 from ..models.render_blocks import to_internal
-from .render_losses import mouth_eye_targets, pose_targets, psnr, reconstruction_loss, region_weights
+from .render_losses import mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights
 from .runtime import Runtime, RuntimeConfig
 
-PHASES = ("codebook", "reconstruct", "transformer")
+PHASES = ("codebook", "reconstruct", "transformer", "mouth")
 
 
 @dataclass
 class TrainConfig:
     corpus: str = ""  # corpus folder (data/corpus.py format)
     out: str = "runs/renderer"  # run folder
-    steps: tuple[int, int, int] = (550, 3000, 300)  # codebook / reconstruct / transformer steps (~6 / 32 / 2 min on 2 idle cores, measured)
+    steps: tuple[int, ...] = (550, 3000, 300, 1500)  # codebook / reconstruct / transformer / mouth steps (a 3-tuple = no mouth phase)
+    init: str = ""  # renderer bundle (.safetensors) whose weights a fresh run starts from ("" = random init)
     batch: int = 8  # pairs per step per process (codebook phase: 2× frames)
     lr: float = 4e-4  # AdamW learning rate (cosine decay per phase, 100-step warm-up)
     decoder_lr_scale: float = 0.5  # decoder lr multiplier in the reconstruct phase (pre-trained)
@@ -60,6 +70,8 @@ class TrainConfig:
     w_pose: float = 2.0  # head-pose affine vs landmarks
     w_parts: float = 1.0  # lips/eyes weak targets vs landmarks
     w_identity: float = 0.05  # identity InfoNCE
+    w_mouth: float = 2.0  # mouth-crop term (mouth phase)
+    mouth_lr: float = 2e-4  # peak learning rate of the mouth phase (a fine-tune of trained modules)
     motion_noise: float = 0.02  # Gaussian noise on the motion latent in training (smooth latent space)
     full_fidelity_prob: float = 0.75  # reconstruct phase: P(fidelity = 1), else U(0, 1)
     workers: int = 1  # DataLoader workers per process
@@ -73,7 +85,7 @@ class TrainConfig:
     model: RendererConfig = field(default_factory=RendererConfig)
 
 
-def phase_of(step: int, steps: tuple[int, int, int]) -> tuple[str, int, int]:
+def phase_of(step: int, steps: tuple[int, ...]) -> tuple[str, int, int]:
     """-> (phase name, step within the phase, phase length); 'done' after the last phase."""
     start = 0
     for name, n in zip(PHASES, steps):
@@ -92,8 +104,10 @@ def set_trainable(r: Renderer, phase: str) -> None:
                 r.decoder.up64, r.decoder.up128, r.decoder.ups, r.decoder.to_rgb]
     elif phase == "reconstruct":
         mods = [r.identity_encoder, r.motion_encoder, r.warp, r.code_transformer, r.decoder]
-    else:
+    elif phase == "transformer":
         mods = [r.code_transformer, r.decoder.fuse32, r.decoder.fuse64]
+    else:  # mouth: everything after the encoders; the motion space stays as it is
+        mods = [r.warp, r.code_transformer, r.decoder]
     for m in mods:
         for p in m.parameters():
             p.requires_grad_(True)
@@ -123,12 +137,13 @@ class RenderTrainer(nn.Module):
         target = to_internal(drv, size)
         src_i, drv_i = to_internal(src, r.cfg.size), to_internal(drv, r.cfg.size)
         b = src.shape[0]
-        app, id_src = r.identity_encoder(src_i)
-        m_src, m_drv = r.motion_encoder(torch.cat([src_i, drv_i])).chunk(2)  # [B,D] each
+        with torch.set_grad_enabled(phase == "reconstruct"):  # later phases keep the encoders frozen
+            app, id_src = r.identity_encoder(src_i)
+            m_src, m_drv = r.motion_encoder(torch.cat([src_i, drv_i])).chunk(2)  # [B,D] each
         if cfg.motion_noise > 0:
             m_src = m_src + cfg.motion_noise * torch.randn_like(m_src)
             m_drv = m_drv + cfg.motion_noise * torch.randn_like(m_drv)
-        if phase == "reconstruct":
+        if phase != "transformer":
             w = torch.where(torch.rand(b, device=src.device) < cfg.full_fidelity_prob,
                             torch.ones(b, device=src.device), torch.rand(b, device=src.device))
         else:
@@ -147,12 +162,19 @@ class RenderTrainer(nn.Module):
         metrics = {"rec": rec["total"], "l1": rec["l1"], "ssim_loss": rec["ssim"], "feat": feat, "ce": ce,
                    "code_acc": (logits.argmax(-1) == codes_t).float().mean(),
                    "psnr": psnr(out.detach(), target).mean()}
-        if phase == "reconstruct":
+        if phase == "mouth":
+            mouth = mouth_loss(out, target, batch["driving_landmarks"], self.crop_size)
+            loss = loss + cfg.w_mouth * mouth
+            metrics["mouth"] = mouth
+        if phase in ("reconstruct", "mouth"):
             # warp check: the source image at 64², moved by the same grid, should match the driving frame
             grid = aux["warp"].grid  # [B,32,32,2]
             grid64 = F.interpolate(grid.permute(0, 3, 1, 2), size=64, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
             warped_src = F.grid_sample(to_internal(src, 64), grid64, align_corners=False, padding_mode="border")
             warp_l1 = (warped_src - to_internal(drv, 64)).abs().mean()
+            loss = loss + cfg.w_warp * warp_l1
+            metrics.update(warp_l1=warp_l1, occlusion=aux["warp"].occlusion.mean())
+        if phase == "reconstruct":
             spec = r.spec
             lm_s, lm_d = batch["source_landmarks"], batch["driving_landmarks"]
             pose_t = torch.cat([pose_targets(lm_s, self.crop_size), pose_targets(lm_d, self.crop_size)])
@@ -169,17 +191,17 @@ class RenderTrainer(nn.Module):
             same = (spk[:, None] == spk[None, :]) & ~torch.eye(b, dtype=torch.bool, device=src.device)
             logits_id = logits_id.masked_fill(same, -1e4)
             id_l = F.cross_entropy(logits_id, torch.arange(b, device=src.device))
-            loss = loss + cfg.w_warp * warp_l1 + cfg.w_pose * pose_l + cfg.w_parts * parts_l + cfg.w_identity * id_l
-            metrics.update(warp_l1=warp_l1, pose=pose_l, parts=parts_l, identity=id_l,
-                           occlusion=aux["warp"].occlusion.mean())
+            loss = loss + cfg.w_pose * pose_l + cfg.w_parts * parts_l + cfg.w_identity * id_l
+            metrics.update(pose=pose_l, parts=parts_l, identity=id_l)
         return loss, metrics
 
 
-def lr_at(cfg: TrainConfig, k: int, n: int) -> float:
+def lr_at(cfg: TrainConfig, k: int, n: int, phase: str = "") -> float:
+    peak = cfg.mouth_lr if phase == "mouth" else cfg.lr
     warm = min(100, max(1, n // 10))
     if k < warm:
-        return cfg.lr * (k + 1) / warm
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (k - warm) / max(1, n - warm))))
+        return peak * (k + 1) / warm
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (k - warm) / max(1, n - warm))))
 
 
 @torch.no_grad()
@@ -204,6 +226,14 @@ def write_samples(r: Renderer, batch: dict, phase: str, path: str, n: int = 4) -
     r.train(was)
 
 
+def load_init(path: str):
+    """The renderer bundle a run starts from -> Checkpoint (its config becomes the run's architecture)."""
+    from ..checkpoint import load_checkpoint
+    from ..models.renderer import KIND
+
+    return load_checkpoint(path, expected_kind=KIND)
+
+
 def make_data(cfg: TrainConfig, rt: Runtime):
     lcfg = LoaderConfig(split="train", size=cfg.model.decoder.out_size, cache_mb=768, seed=cfg.seed)
     ds = FramePairDataset(cfg.corpus, lcfg)
@@ -218,12 +248,20 @@ def make_data(cfg: TrainConfig, rt: Runtime):
 
 def train(cfg: TrainConfig) -> str:
     rt = Runtime(RuntimeConfig(out_dir=cfg.out, seed=cfg.seed, device=cfg.device, amp=cfg.amp, threads=cfg.threads))
+    init = load_init(cfg.init) if cfg.init else None
+    if init is not None:
+        cfg.model = config_from_dict(RendererConfig, init.config, where=f"--init {cfg.init}")
     rt.write_config(cfg)
     ds, loader = make_data(cfg, rt)
     renderer = Renderer(cfg.model)
     trainer = RenderTrainer(renderer, cfg, ds.crop_size).to(rt.device)
     opt = torch.optim.AdamW(renderer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step = rt.resume({"renderer": renderer}, {"opt": opt})
+    if step == 0 and init is not None:
+        check_state_dict(renderer, init.tensors, name=cfg.init)
+        renderer.load_state_dict({k: v.float() for k, v in init.tensors.items()})
+        if rt.is_main:
+            print(f"initialised from {cfg.init}", flush=True)
     total = sum(cfg.steps)
     epoch = step * cfg.batch * rt.world_size // max(1, len(ds))
     current_phase, model = None, None
@@ -237,6 +275,9 @@ def train(cfg: TrainConfig) -> str:
             if phase != "codebook":
                 renderer.quantizer.eval()  # frozen: no dead-code restarts after phase 1
                 renderer.codebook_encoder.eval()
+            if phase in ("transformer", "mouth"):
+                renderer.identity_encoder.eval()
+                renderer.motion_encoder.eval()
             model = rt.wrap(trainer)
             current_phase = phase
             if rt.is_main:
@@ -254,7 +295,7 @@ def train(cfg: TrainConfig) -> str:
             it = iter(loader)
             batch = next(it)
         batch = {k2: (v.to(rt.device) if torch.is_tensor(v) else v) for k2, v in batch.items()}
-        lr = lr_at(cfg, k, n)
+        lr = lr_at(cfg, k, n, phase)
         for g in opt.param_groups:
             g["lr"] = lr
         with rt.autocast():
@@ -289,8 +330,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     p.add_argument("--corpus", required=True, help="corpus folder (see-the-speaker corpus generate)")
     p.add_argument("--out", default=d.out, help="run folder (metrics.jsonl, samples/, state); rerun to resume")
-    p.add_argument("--steps", type=int, nargs=3, default=list(d.steps), metavar=("CODEBOOK", "RECONSTRUCT", "TRANSFORMER"),
-                   help="steps of each phase")
+    p.add_argument("--steps", type=int, nargs="+", default=list(d.steps), metavar="N",
+                   help="steps of each phase: CODEBOOK RECONSTRUCT TRANSFORMER [MOUTH] (3 values = no mouth phase)")
+    p.add_argument("--init", default=d.init, help="start a fresh run from this renderer bundle's weights "
+                   "(e.g. --steps 0 0 0 1500 --init weights/renderer_default.safetensors)")
     p.add_argument("--batch", type=int, default=d.batch, help="pairs per step per process")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--workers", type=int, default=d.workers)
@@ -305,9 +348,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(a: argparse.Namespace) -> TrainConfig:
+    if len(a.steps) not in (3, 4) or min(a.steps) < 0:
+        raise SystemExit(f"--steps: expected 3 or 4 non-negative step counts ({', '.join(PHASES)}), got {a.steps}")
     model = RendererConfig()
     model.decoder.out_size = a.out_size
-    return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), batch=a.batch, lr=a.lr, workers=a.workers,
+    return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 

@@ -15,8 +15,9 @@ from see_the_speaker.data.canonical import CANONICAL_5
 from see_the_speaker.data.corpus import ClipData, CorpusSpec, CorpusWriter
 from see_the_speaker.data.synth.face import FaceIdentity, MOTION_FIELDS, neutral_motion, render_clip
 from see_the_speaker.training.render_losses import (
-    mouth_eye_targets, pose_targets, psnr, reconstruction_loss, region_weights, ssim,
+    mouth_crops, mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights, ssim,
 )
+from see_the_speaker.training.export_renderer import export
 from see_the_speaker.training.train_renderer import TrainConfig, lr_at, phase_of, train
 from test_renderer_models import tiny_config
 
@@ -51,9 +52,31 @@ def test_phase_schedule():
     steps = (3, 4, 2)
     assert [phase_of(s, steps)[0] for s in range(10)] == ["codebook"] * 3 + ["reconstruct"] * 4 + ["transformer"] * 2 + ["done"]
     assert phase_of(5, steps) == ("reconstruct", 2, 4)
-    cfg = TrainConfig(lr=1e-3)
+    assert [phase_of(s, (0, 0, 0, 2))[0] for s in range(3)] == ["mouth", "mouth", "done"]  # fine-tune only
+    assert [phase_of(s, (1, 0, 1, 1))[0] for s in range(4)] == ["codebook", "transformer", "mouth", "done"]
+    cfg = TrainConfig(lr=1e-3, mouth_lr=2e-4)
     lrs = [lr_at(cfg, k, 1000) for k in range(1000)]
     assert max(lrs) == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4, rel=0.05)
+    assert max(lr_at(cfg, k, 1000, "mouth") for k in range(1000)) == pytest.approx(2e-4)
+
+
+def test_mouth_crops_follow_the_landmarks():
+    img = torch.zeros(2, 3, 128, 128)
+    img[0, :, 90:100, 60:70] = 1.0  # a bright square where item 0's mouth is
+    img[1, :, 20:30, 20:30] = 1.0  # and elsewhere for item 1
+    lm = torch.zeros(2, 68, 2)
+    lm[:, 48:68] = torch.tensor([65.0, 95.0])  # mouth centre at (x 65, y 95) of a 128 crop
+    crops = mouth_crops(img, lm, crop_size=128, out=32, box=0.25)
+    assert crops.shape == (2, 3, 32, 32)
+    assert crops[0, :, 12:20, 12:20].mean() > 0.9 and crops[1].max() < 1e-6  # centred on the mouth only
+    half = mouth_crops(img[:, :, ::2, ::2], lm, crop_size=128, out=32, box=0.25)  # same place at any image size
+    assert (half[0, 0, 14:18, 14:18] > 0.9).all()
+    out = img.clone().requires_grad_(True)
+    loss = mouth_loss(out, img.flip(0), lm, 128)
+    loss.backward()
+    assert loss.item() > 0.05 and out.grad.abs().sum() > 0
+    assert out.grad[:, :, :60].abs().sum() == 0  # nothing outside the mouth region gets a gradient
+    assert mouth_loss(img, img, lm, 128).item() == pytest.approx(0.0, abs=1e-4)
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +107,26 @@ def test_three_phase_run_resumes(tiny_corpus, tmp_path):
     rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert json.load(open(os.path.join(out, "state.json")))["step"] == 4
+
+
+def test_mouth_phase_keeps_the_motion_space(tiny_corpus, tmp_path):
+    """--init a trained bundle + the mouth phase: encoders (the motion space) bit-identical, warper
+    and decoder changed, the mouth term logged, the export records where the weights came from."""
+    from see_the_speaker.checkpoint import load_checkpoint
+
+    base = dict(corpus=str(tiny_corpus), batch=2, workers=0, log_every=1, sample_every=100, save_every=100,
+                threads=1, model=tiny_config())
+    train(TrainConfig(out=str(tmp_path / "a"), steps=(1, 1, 0, 0), **base))
+    first = export(str(tmp_path / "a"), str(tmp_path / "a.safetensors"))
+    out = str(tmp_path / "b")
+    train(TrainConfig(out=out, steps=(0, 0, 0, 2), init=first, mouth_lr=1e-2, **base))
+    rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
+    assert [r["phase"] for r in rows] == ["mouth", "mouth"] and all(np.isfinite(r["mouth"]) for r in rows)
+    tuned = export(out, str(tmp_path / "b.safetensors"))
+    a, b = load_checkpoint(first).tensors, load_checkpoint(tuned).tensors
+    frozen = [k for k in a if k.startswith(("identity_encoder.", "motion_encoder.", "codebook_encoder.", "quantizer."))]
+    trained = [k for k in a if k.startswith(("warp.", "decoder."))]
+    assert frozen and all(torch.equal(a[k], b[k]) for k in frozen)
+    assert any(not torch.equal(a[k], b[k]) for k in trained)
+    extra = load_checkpoint(tuned).extra["training"]
+    assert extra["init"]["file"] == "a.safetensors" and extra["init"]["training"]["steps"] == [1, 1, 0, 0]
