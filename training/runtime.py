@@ -111,6 +111,25 @@ class Runtime:
         torch.distributed.all_reduce(t)
         return float(t.item() / self.world_size)
 
+    def average_grads(self, params) -> None:
+        """Average the gradients of parameters that are not inside a DDP-wrapped module (e.g. heads
+        whose submodules are called directly) over all processes; no-op in a single process."""
+        if not self.distributed:
+            return
+        for p in params:
+            if p.grad is not None:
+                torch.distributed.all_reduce(p.grad)
+                p.grad.div_(self.world_size)
+
+    def agree(self, flag: bool) -> bool:
+        """True on every process when `flag` is true on any of them (e.g. a time budget running out
+        on one process's clock): all processes then stop at the same step instead of deadlocking."""
+        if not self.distributed:
+            return bool(flag)
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
     def barrier(self) -> None:
         if self.distributed:
             torch.distributed.barrier()

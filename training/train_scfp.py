@@ -86,11 +86,15 @@ def wait_for_rank0(path: str, timeout_s: float = 6 * 3600) -> None:
 
 
 class Budget:
-    def __init__(self, minutes: float):
+    """A phase's time limit; under torchrun every process stops at the same step (the first
+    process whose clock runs out decides), so none waits forever on the others' collectives."""
+
+    def __init__(self, minutes: float, rt: Runtime):
         self.end = time.time() + minutes * 60
+        self.rt = rt
 
     def over(self) -> bool:
-        return time.time() > self.end
+        return self.rt.agree(time.time() > self.end)
 
 
 def save_grid(path: str, images: torch.Tensor, cols: int) -> None:
@@ -222,7 +226,7 @@ def train_autoencoder(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
     train = cache.portraits_of("train")
     val = cache.portraits_of(("val", "test"))[:8]
     rng = np.random.default_rng([args.seed, rt.rank, step])
-    budget = Budget(args.ae_minutes)
+    budget = Budget(args.ae_minutes, rt)
     crop = args.ae_crop
     t0, seen = time.time(), 0
     while step < args.ae_steps and not budget.over():
@@ -291,7 +295,7 @@ def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
     n_attr = cache.attributes.shape[1]
     heads = ConReHeads(cfg.speech.dim, n_attr)
     speech, face = rt.wrap(scfp.speech_encoder), rt.wrap(scfp.face_encoder)
-    heads = rt.wrap(heads)
+    heads = heads.to(rt.device)  # its parts are called one by one: gradients averaged by hand below
     params = list(speech.parameters()) + list(face.parameters()) + list(heads.parameters())
     opt = torch.optim.AdamW(params, lr=args.conre_lr, weight_decay=0.01)
     mods = {"speech_encoder": speech, "face_encoder": face, "heads": heads}
@@ -305,7 +309,7 @@ def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
     rng = np.random.default_rng([args.seed, rt.rank, step])
     gen = torch.Generator().manual_seed(args.seed * 1000 + rt.rank + step)
     p = min(args.conre_speakers, len(train_speakers))
-    budget = Budget(args.conre_minutes)
+    budget = Budget(args.conre_minutes, rt)
     while step < args.conre_steps and not budget.over():
         spk = rng.choice(train_speakers, size=p, replace=False)
         clips = np.concatenate([rng.choice(clips_of[s], size=args.conre_per_speaker) for s in spk])
@@ -319,7 +323,7 @@ def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
         with rt.autocast():
             utt, _, _ = speech(mel.to(rt.device), lengths.to(rt.device), None if g is None else g.to(rt.device))
             femb = face(img.to(rt.device))
-            h = rt.unwrap(heads)
+            h = heads
             l_con = supcon(h.speech_proj(utt), h.face_proj(femb), labels.to(rt.device), h.log_temp)
             pred = h.recon(utt)
             if n_attr:
@@ -330,6 +334,7 @@ def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
             loss = l_con + args.conre_recon_weight * l_rec
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        rt.average_grads(heads.parameters())  # speech/face encoders are DDP-wrapped; the heads are not
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
@@ -435,7 +440,7 @@ def train_denoiser(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
     step = rt.resume(mods, {"opt": opt})
     rng = np.random.default_rng([args.seed, rt.rank, step])
     gen = torch.Generator(device=rt.device).manual_seed(args.seed * 1000 + rt.rank + step)
-    budget = Budget(args.den_minutes)
+    budget = Budget(args.den_minutes, rt)
     t0, seen = time.time(), 0
     v_count = utt_all.shape[0]
     while step < args.den_steps and not budget.over():
