@@ -18,7 +18,12 @@ Pipeline for each input file (any container/codec PyAV reads):
    without a face the last good landmarks are repeated) and ``transforms`` [T,2,3]
    (source pixel → crop pixel).
 
-Clips are appended to an existing *real* corpus at ``--out`` (its index is rewritten).
+Clips are appended to an existing *real* corpus at ``--out`` (its index is rewritten). Clip ids are
+``<name>-000``, ``-001``, … where ``<name>`` is the file's path inside the folder given on the command
+line (``id00017/5MkXgwdrmJw/00001.mp4`` → ``5MkXgwdrmJw_00001`` under the folder ``id00017``), so
+VoxCeleb-style trees whose files share a stem keep every file; two inputs that would still give one
+speaker the same ids are refused before anything is written. A rerun skips the files whose clips the
+corpus already holds (``--redo`` processes them again), so an interrupted batch resumes by file.
 """
 
 from __future__ import annotations
@@ -238,8 +243,20 @@ def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+def _safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")
+
+
 def speaker_from_path(path: str | os.PathLike) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(path).stem).strip("._") or "speaker"
+    return _safe_id(Path(path).stem) or "speaker"
+
+
+def clip_name(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
+    """Clip-id stem of a video: its path under `root` (the folder named on the command line) without
+    the extension, parts joined by "_"; the file's stem when it was named directly."""
+    path = Path(path)
+    rel = path.relative_to(root) if root is not None else Path(path.name)
+    return _safe_id("_".join(rel.with_suffix("").parts)) or "clip"
 
 
 def split_for_speaker(speaker: str, val: float = 0.1, test: float = 0.1) -> str:
@@ -255,12 +272,15 @@ def preprocess_video(
     split: str | None = None,
     cfg: PreprocessConfig = PreprocessConfig(),
     tracker=None,
+    name: str | None = None,
 ) -> list[ClipRecord]:
     """Process one video into clips under ``out_root`` and return their index records.
 
-    Writes the clip files only; the caller (``run``/``process_videos``) writes the index.
+    Writes the clip files only; the caller (``run``/``process_videos``) writes the index. Clip ids
+    are ``<name>-000``, … (`name` defaults to the file's stem).
     """
     path = Path(path)
+    name = name or clip_name(path)
     speaker = speaker or speaker_from_path(path)
     split = split or split_for_speaker(speaker)
     lm_src, found, hw = track_video(path, cfg, tracker)
@@ -308,7 +328,7 @@ def preprocess_video(
         if k + 1 == bounds[ci + 1]:
             a, b = bounds[ci], bounds[ci + 1]
             clip = ClipData(
-                speaker=speaker, clip=f"{speaker_from_path(path)}-{ci:03d}", split=split, frames=np.stack(buf),
+                speaker=speaker, clip=f"{name}-{ci:03d}", split=split, frames=np.stack(buf),
                 audio=audio_all[a * spf : b * spf], landmarks=lm_crop[a:b], face_found=found[a:b],
                 transforms=transforms[a:b].astype(np.float32), source=f"{path.name}@{a / cfg.fps:.2f}s",
             )
@@ -318,8 +338,23 @@ def preprocess_video(
     return records
 
 
-def process_videos(inputs: list[Path], out_root: Path, cfg: PreprocessConfig, speaker: str | None = None, split: str | None = None) -> Path:
-    """Process several files and (re)write the index of the real corpus at ``out_root``."""
+def process_videos(inputs: list[Path], out_root: Path, cfg: PreprocessConfig, speaker: str | None = None,
+                   split: str | None = None, names: list[str] | None = None, redo: bool = False) -> Path:
+    """Process several files and (re)write the index of the real corpus at ``out_root``.
+
+    names: clip-id stems, one per input (default: the file stems); two inputs with the same speaker
+    and name are refused before anything is written. Files whose first clip the corpus already holds
+    are skipped unless `redo`."""
+    names = list(names) if names is not None else [clip_name(p) for p in inputs]
+    if len(names) != len(inputs):
+        raise ValueError(f"{len(names)} names for {len(inputs)} inputs")
+    seen: dict[tuple[str, str], Path] = {}
+    for p, n in zip(inputs, names):
+        key = (speaker or speaker_from_path(p), n)
+        if key in seen:
+            raise CorpusError(f"{seen[key]} and {p} would both be clips {n}-000… of speaker {key[0]}; "
+                              "rename one (or pass the folder above them, so their paths tell them apart)")
+        seen[key] = p
     spec = CorpusSpec(kind="real", fps=cfg.fps, sample_rate=cfg.sample_rate, crop_size=cfg.crop_size)
     writer = CorpusWriter(out_root, spec)
     if (out_root / "index.json").exists():
@@ -329,13 +364,19 @@ def process_videos(inputs: list[Path], out_root: Path, cfg: PreprocessConfig, sp
         writer.speakers.update(old.speakers)
         for rec in old.clips:
             writer.add_record(rec)
+        done = {rec.id for rec in old.clips}  # "<speaker>/<clip>"
+    else:
+        done = set()
     tracker = make_tracker(cfg.detector)
     try:
-        for p in inputs:
+        for p, n in zip(inputs, names):
             spk = speaker or speaker_from_path(p)
+            if not redo and f"{spk}/{n}-000" in done:
+                log.info("%s: already in the corpus as %s/%s-000…, skipped (--redo processes it again)", p, spk, n)
+                continue
             sp = split or writer.speakers.get(spk, {}).get("split") or split_for_speaker(spk)
             try:
-                records = preprocess_video(p, out_root, spk, sp, cfg, tracker)
+                records = preprocess_video(p, out_root, spk, sp, cfg, tracker, name=n)
             except Exception as e:  # a broken file must not stop a batch run
                 log.error("skipping %s: %s: %s", p, type(e).__name__, e)
                 continue
@@ -362,17 +403,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip-seconds", type=float, default=10.0, help="cut long videos into clips of at most this many seconds")
     parser.add_argument("--smooth", type=float, default=1.5, help="temporal smoothing of the alignment (Gaussian sigma in frames; 0 = off)")
     parser.add_argument("--max-seconds", type=float, default=None, help="only process the first N seconds of each video")
+    parser.add_argument("--redo", action="store_true", help="process files whose clips the corpus already holds again "
+                        "(default: skip them, so a rerun resumes an interrupted batch)")
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     inputs: list[Path] = []
+    names: list[str] = []
     for s in args.inputs:
         p = Path(s).expanduser()
         if p.is_dir():
-            inputs += sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_EXTS)
+            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_EXTS)
+            inputs += found
+            names += [clip_name(q, p) for q in found]
         elif p.is_file():
             inputs.append(p)
+            names.append(clip_name(p))
         else:
             print(f"error: {p}: no such file or folder", file=sys.stderr)
             return 2
@@ -380,7 +427,11 @@ def run(args: argparse.Namespace) -> int:
         print("error: no video files found in the inputs", file=sys.stderr)
         return 2
     cfg = PreprocessConfig(detector=args.detector, crop_size=args.crop_size, clip_seconds=args.clip_seconds, smooth_sigma=args.smooth, max_seconds=args.max_seconds)
-    index = process_videos(inputs, Path(args.out).expanduser(), cfg, args.speaker, args.split)
+    try:
+        index = process_videos(inputs, Path(args.out).expanduser(), cfg, args.speaker, args.split, names, args.redo)
+    except CorpusError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"wrote {index}")
     return 0
 

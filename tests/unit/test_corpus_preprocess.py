@@ -146,3 +146,31 @@ def test_dlib_backend_on_astronaut(tmp_path):
     assert a["face_found"].tolist() == [True] * 4 + [False] * 2
     err = np.linalg.norm(landmarks68_to_5(a["landmarks"][:4]) - CANONICAL_5 * 256, axis=-1)
     assert np.median(err) < 8
+
+
+def test_clip_names_keep_files_that_share_a_stem(tmp_path):
+    from see_the_speaker.data.corpus import CorpusError
+    from see_the_speaker.data.preprocess_video import clip_name
+
+    root = tmp_path / "id00017"
+    a, b = root / "5MkXgwdrmJw" / "00001.mp4", root / "Z9 x" / "00001.mp4"
+    assert clip_name(a, root) == "5MkXgwdrmJw_00001" and clip_name(b, root) == "Z9_x_00001"
+    assert clip_name(a) == "00001"  # a file named directly: its stem
+    with pytest.raises(CorpusError, match="00001"):  # same speaker, same clip ids: refused up front
+        process_videos([a, b], tmp_path / "out", PreprocessConfig(), speaker="id00017")
+    assert not (tmp_path / "out" / "index.json").exists()
+
+
+def test_rerun_skips_files_already_in_the_corpus(tmp_path, caplog):
+    frames = np.full((10, 64, 64, 3), 128, np.uint8)  # no face: one clip, flagged, quick
+    for sub in ("v1", "v2"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        _write_video(tmp_path / "in" / sub / "00001.mp4", frames, 25)
+    files = sorted((tmp_path / "in").rglob("*.mp4"))
+    names = ["v1_00001", "v2_00001"]
+    cfg = PreprocessConfig(detector="dlib") if not _have("mediapipe") else PreprocessConfig()
+    process_videos(files[:1], tmp_path / "out", cfg, speaker="p", names=names[:1])
+    caplog.set_level("INFO", logger="see_the_speaker.preprocess")
+    process_videos(files, tmp_path / "out", cfg, speaker="p", names=names)  # resumes: only v2 is new
+    assert "v1_00001-000" in caplog.text and "skipped" in caplog.text
+    assert sorted(r.id for r in Corpus(tmp_path / "out").clips) == ["p/v1_00001-000", "p/v2_00001-000"]
