@@ -5,6 +5,7 @@ JSONL metrics, and resumable state in safetensors (never pickle).
     model = rt.wrap(model)                       # DDP when launched with torchrun, else as is
     step = rt.resume({"model": model}, {"opt": opt})   # 0 on a fresh run
     with rt.autocast(): loss = ...
+    opt.zero_grad(); rt.backward(loss); rt.optimizer_step(opt, params, max_norm=1.0)   # fp16: loss scaling
     rt.log(step, loss=loss.item())               # rank 0 writes out_dir/metrics.jsonl
     rt.save_state(step, {"model": model}, {"opt": opt})
 
@@ -56,6 +57,8 @@ class Runtime:
         self.seed_everything(cfg.seed + self.rank)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
+        # fp16 gradients underflow without loss scaling; bf16 and fp32 need none
+        self.scaler = torch.amp.GradScaler(self.device.type) if cfg.amp == "fp16" else None
         os.makedirs(cfg.out_dir, exist_ok=True)
         self.metrics_path = os.path.join(cfg.out_dir, "metrics.jsonl")
         self._t0 = time.time()
@@ -103,6 +106,25 @@ class Runtime:
             return contextlib.nullcontext()
         dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[self.cfg.amp]
         return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """loss.backward(), through the fp16 loss scaler when amp is fp16. Linear changes to the
+        gradients (averaging, scaling) may follow; optimizer_step unscales before clipping."""
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def optimizer_step(self, opt: torch.optim.Optimizer, params=None, max_norm: float | None = None) -> None:
+        """Clip the gradient norm of `params` to `max_norm` (if given) and step; with fp16 the
+        gradients are unscaled first and a step with inf/NaN gradients is skipped (the scale then
+        shrinks), as torch.amp.GradScaler does."""
+        if self.scaler is not None:
+            self.scaler.unscale_(opt)
+        if max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(list(params), max_norm)
+        if self.scaler is not None:
+            self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            opt.step()
 
     def all_reduce_mean(self, value: float) -> float:
         if not self.distributed:

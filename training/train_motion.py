@@ -67,10 +67,10 @@ class TrainMotionConfig:
     eval_every: int = 500  # steps between validation/sample curves
     save_every: int = 250  # steps between resumable states
     cache_dir: str = DEFAULT_CACHE  # content-feature / renderer-latent cache (outside the repo)
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "none"
-    threads: int = 0
+    seed: int = 0  # base seed (each process adds its rank)
+    device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:N
+    amp: str = "none"  # autocast dtype: none | fp16 (with loss scaling) | bf16
+    threads: int = 0  # torch CPU threads (0 = torch's default)
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,9 +344,8 @@ def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler:
                     x[j] = sampler.crop(s, int(st[j]), 48)[0].to(x)
                 losses = model(raw, x, y)
         opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        rt.backward(losses["loss"])
+        rt.optimizer_step(opt, params, max_norm=1.0)
         step += 1
         seen += cfg.batch
         if step % 50 == 0 or step == steps:
@@ -402,15 +401,34 @@ def train(cfg: TrainMotionConfig) -> str:
     return final
 
 
+CHOICES = {"backend": ("whisper", "mel"), "amp": ("none", "fp16", "bf16")}
+
+
+def _field_help() -> dict[str, str]:
+    """The comment after each TrainMotionConfig field (one source of truth for --help)."""
+    import inspect
+    import re
+
+    out = {}
+    for line in inspect.getsource(TrainMotionConfig).splitlines():
+        m = re.match(r"\s+(\w+): [^=]+=[^#]*#\s*(.+)$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
 def parse_args(argv=None) -> TrainMotionConfig:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    helps = _field_help()
     for f in dataclasses.fields(TrainMotionConfig):
         name = "--" + f.name.replace("_", "-")
+        text = helps.get(f.name, "") + (f" (default: {f.default})" if f.default != "" else "")
         if f.type in ("bool", bool):
-            ap.add_argument(name, action=argparse.BooleanOptionalAction, default=f.default)
+            ap.add_argument(name, action=argparse.BooleanOptionalAction, default=f.default, help=helps.get(f.name))
         else:
             typ = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
-            ap.add_argument(name, type=typ, default=f.default, required=(f.name == "corpus"))
+            ap.add_argument(name, type=typ, default=f.default, required=(f.name == "corpus"), help=text,
+                            choices=CHOICES.get(f.name))
     return TrainMotionConfig(**vars(ap.parse_args(argv)))
 
 

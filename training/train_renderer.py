@@ -301,13 +301,12 @@ def train(cfg: TrainConfig) -> str:
         with rt.autocast():
             loss, metrics = model(batch, phase)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        rt.backward(loss)
         if phase == "reconstruct" and cfg.decoder_lr_scale != 1.0:
             for p in renderer.decoder.parameters():
                 if p.grad is not None:
                     p.grad.mul_(cfg.decoder_lr_scale)  # Adam is scale-invariant; this mainly damps early steps
-        torch.nn.utils.clip_grad_norm_([p for p in renderer.parameters() if p.requires_grad], 1.0)
-        opt.step()
+        rt.optimizer_step(opt, [p for p in renderer.parameters() if p.requires_grad], max_norm=1.0)
         step += 1
         for key, v in metrics.items():
             acc[key] = acc.get(key, 0.0) + float(v.detach() if torch.is_tensor(v) else v)

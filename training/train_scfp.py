@@ -243,8 +243,8 @@ def train_autoencoder(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
             colour = (F.avg_pool2d(rec, 8) - F.avg_pool2d(x, 8)).abs().mean()  # low-frequency colour
             loss = l1 + colour + gradient_loss(rec, x) + cfg.autoencoder.kl_weight * kl_loss(mean, logvar)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        rt.backward(loss)
+        rt.optimizer_step(opt)
         step += 1
         seen += len(idx)
         if step % args.log_every == 0:
@@ -333,10 +333,9 @@ def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
                 l_rec = F.mse_loss(pred, F.layer_norm(femb.detach(), femb.shape[-1:]))
             loss = l_con + args.conre_recon_weight * l_rec
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        rt.backward(loss)
         rt.average_grads(heads.parameters())  # speech/face encoders are DDP-wrapped; the heads are not
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        rt.optimizer_step(opt, params, max_norm=1.0)
         step += 1
         if step % args.log_every == 0:
             rt.log(step, phase="conre", loss=loss.item(), contrastive=l_con.item(), recon=l_rec.item(),
@@ -461,9 +460,8 @@ def train_denoiser(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
                                                        "null": rt.unwrap(denoiser).null_condition(len(fidx))}, gen)
         loss = l_den + l_saw
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(denoiser.parameters(), 1.0)
-        opt.step()
+        rt.backward(loss)
+        rt.optimizer_step(opt, denoiser.parameters(), max_norm=1.0)
         with torch.no_grad():
             d = min(args.ema, (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), rt.unwrap(denoiser).parameters()):
