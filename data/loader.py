@@ -206,7 +206,8 @@ class AudioFrameDataset(_CorpusDataset):
 
 class FramePairDataset(_CorpusDataset):
     """Item → two frames (source i, driving j ≠ i) of one clip, drawn reproducibly from
-    ``(seed, epoch, item)``; call :meth:`set_epoch` for fresh pairs each epoch.
+    ``(seed, epoch, item)`` among the frames with a face (``face_found``); call :meth:`set_epoch`
+    for fresh pairs each epoch.
 
     Returns ``source``/``driving`` f32 [3,s,s], ``source_landmarks``/``driving_landmarks`` [68,2],
     ``source_motion``/``driving_motion`` [M] (synthetic), ``speaker``, ``clip``, ``i``, ``j``.
@@ -230,11 +231,17 @@ class FramePairDataset(_CorpusDataset):
             raise IndexError(k)
         c = k // self.cfg.pairs_per_clip
         frames, _, arrays = self.clip_data(c)
-        n = frames.shape[0]
+        # both frames among those with a face (real video flags the others); all frames when fewer
+        # than two have one. On a synthetic corpus (every frame has a face) the draw is unchanged.
+        ok = np.flatnonzero(arrays["face_found"][: frames.shape[0]])
+        if ok.size < 2:
+            ok = np.arange(frames.shape[0])
+        n = ok.size
         rng = np.random.default_rng((self.cfg.seed, self.epoch, k))
         i = int(rng.integers(n))
         j = int(rng.integers(n - 1)) if n > 1 else 0
         j = j + 1 if (n > 1 and j >= i) else j
+        i, j = int(ok[i]), int(ok[j])
         item = {"source": _to_chw(frames[i], self.cfg.uint8_frames), "driving": _to_chw(frames[j], self.cfg.uint8_frames), "speaker": int(self.clip_speaker[c]), "clip": c, "i": i, "j": j}
         item.update(self._frame_extras(arrays, i, "source_"))
         item.update(self._frame_extras(arrays, j, "driving_"))

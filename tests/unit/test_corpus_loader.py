@@ -82,6 +82,24 @@ def test_frame_pairs(corpus_root):
     assert [(ds[k]["i"], ds[k]["j"]) for k in range(8)] != [(again[k]["i"], again[k]["j"]) for k in range(8)]
 
 
+def test_frame_pairs_skip_frames_without_a_face(tmp_path):
+    """Real video flags frames where no face was found: pairs are drawn among the others only."""
+    n = 12
+    found = np.zeros(n, bool)
+    found[[2, 5, 9]] = True
+    with CorpusWriter(tmp_path, CorpusSpec(kind="real", crop_size=S)) as w:
+        w.add_speaker("p", "train")
+        frames = np.stack([np.full((S, S, 3), 10 * t + 20, np.uint8) for t in range(n)])
+        lm = np.zeros((n, 68, 2), np.float32)
+        w.add_clip(ClipData("p", "c0", "train", frames, np.zeros(n * SPF, np.float32), lm, face_found=found))
+        w.add_speaker("q", "train")  # a clip with one face frame: no pair is possible, all frames are used
+        w.add_clip(ClipData("q", "c0", "train", frames, np.zeros(n * SPF, np.float32), lm, face_found=found == 5))
+    ds = FramePairDataset(tmp_path, LoaderConfig(pairs_per_clip=40, seed=0))
+    used = {(ds[k]["clip"], t) for k in range(len(ds)) for t in (ds[k]["i"], ds[k]["j"])}
+    assert {t for c, t in used if c == 0} == {2, 5, 9}
+    assert len({t for c, t in used if c == 1}) > 3 and all(ds[k]["i"] != ds[k]["j"] for k in range(len(ds)))
+
+
 def test_clip_dataset(corpus_root):
     ds = ClipDataset(corpus_root, LoaderConfig(split=None, max_audio_seconds=0.5, clip_frame="middle"))
     assert len(ds) == 18
