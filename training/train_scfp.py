@@ -409,21 +409,53 @@ def precompute(scfp: SCFP, cache: PortraitCache, args, device) -> dict:
     return {"latents": latents, "utterance": torch.stack(utts), "tokens": torch.stack(toks)}  # [V, C, ...]
 
 
+def precompute_sources(scfp: SCFP, args) -> str:
+    """sha256 of what the precomputed latents and speech conditions depend on: the autoencoder and
+    speech-encoder weights and the precompute settings."""
+    import hashlib
+
+    h = hashlib.sha256(json.dumps({"seed": args.seed, "variants": args.speech_variants,
+                                   "window": scfp.cfg.window_seconds, "n_tokens": scfp.cfg.denoiser.n_tokens}).encode())
+    for name in ("autoencoder", "speech_encoder"):
+        for k, v in sorted(getattr(scfp, name).state_dict().items()):
+            h.update(f"{name}.{k}".encode())
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_or_precompute(scfp: SCFP, cache: PortraitCache, args, rt: Runtime) -> dict:
+    """denoiser/precomputed.safetensors when it was made from these weights and settings, else a
+    fresh precompute. A denoiser run already trained on other latents is refused, not mixed."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    pre_path = os.path.join(rt.cfg.out_dir, "precomputed.safetensors")
+    sources = precompute_sources(scfp, args)
+    if os.path.exists(pre_path):
+        with safe_open(pre_path, "pt") as f:
+            old = (f.metadata() or {}).get("sources")
+        if old == sources:
+            return load_file(pre_path)
+        if os.path.exists(os.path.join(rt.cfg.out_dir, "state.safetensors")):
+            raise SystemExit(f"{rt.cfg.out_dir}: this denoiser run was trained on latents of another autoencoder / "
+                             "ConRe encoder (retrained since); use a new --out, or delete that folder to retrain "
+                             "the denoiser")
+        print(f"[train_scfp] {pre_path}: made from other weights or settings; computing it again", flush=True)
+    pre = precompute(scfp, cache, args, rt.device)
+    if rt.is_main:
+        tmp = pre_path + ".tmp"
+        save_file({k: v.contiguous() for k, v in pre.items()}, tmp, metadata={"sources": sources})
+        os.replace(tmp, pre_path)
+    return pre
+
+
 def train_denoiser(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
     rt = Runtime(RuntimeConfig(os.path.join(args.out, "denoiser"), args.seed, args.device, args.amp, args.threads))
     scfp = SCFP(cfg)
     load_phase(args.out, "autoencoder", {"autoencoder": scfp.autoencoder})
     load_phase(args.out, "conre", {"speech_encoder": scfp.speech_encoder, "face_encoder": scfp.face_encoder})
     scfp.to(rt.device)
-    pre_path = os.path.join(rt.cfg.out_dir, "precomputed.safetensors")
-    if os.path.exists(pre_path):
-        from safetensors.torch import load_file
-        pre = load_file(pre_path)
-    else:
-        pre = precompute(scfp, cache, args, rt.device)
-        if rt.is_main:
-            from safetensors.torch import save_file
-            save_file({k: v.contiguous() for k, v in pre.items()}, pre_path)
+    pre = load_or_precompute(scfp, cache, args, rt)
     train_faces = cache.portraits_of("train")
     if not bool(scfp.prior.fitted):
         scfp.prior.fit(pre["latents"][train_faces].to(rt.device))
