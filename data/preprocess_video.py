@@ -348,9 +348,10 @@ def process_videos(inputs: list[Path], out_root: Path, cfg: PreprocessConfig, sp
     names = list(names) if names is not None else [clip_name(p) for p in inputs]
     if len(names) != len(inputs):
         raise ValueError(f"{len(names)} names for {len(inputs)} inputs")
+    speakers = [speaker or speaker_from_path(p) for p in inputs]
     seen: dict[tuple[str, str], Path] = {}
-    for p, n in zip(inputs, names):
-        key = (speaker or speaker_from_path(p), n)
+    for p, spk, n in zip(inputs, speakers, names):
+        key = (spk, n)
         if key in seen:
             raise CorpusError(f"{seen[key]} and {p} would both be clips {n}-000… of speaker {key[0]}; "
                               "rename one (or pass the folder above them, so their paths tell them apart)")
@@ -369,8 +370,7 @@ def process_videos(inputs: list[Path], out_root: Path, cfg: PreprocessConfig, sp
         done = set()
     tracker = make_tracker(cfg.detector)
     try:
-        for p, n in zip(inputs, names):
-            spk = speaker or speaker_from_path(p)
+        for p, spk, n in zip(inputs, speakers, names):
             if not redo and f"{spk}/{n}-000" in done:
                 log.info("%s: already in the corpus as %s/%s-000…, skipped (--redo processes it again)", p, spk, n)
                 continue

@@ -79,13 +79,16 @@ def reconstruction_loss(out: torch.Tensor, target: torch.Tensor, weights: torch.
     return {"l1": l1, "ssim": s, "grad": g, "total": l1 + 0.5 * s + 0.5 * g}
 
 
+MOUTH_BOX = 0.32  # mouth-crop side as a fraction of the image: an open mouth, its corners and chin line
+
+
 def mouth_crops(img: torch.Tensor, landmarks: torch.Tensor, crop_size: int, out: int = 64,
-                box: float = 0.32) -> torch.Tensor:
+                box: float = MOUTH_BOX) -> torch.Tensor:
     """Square crops around the mouth, differentiable in `img`.
 
     img [B,3,S,S]; landmarks [B,68,2] in pixels of a crop of side `crop_size` (any S: the crop is
-    placed in relative coordinates); box = crop side as a fraction of the image (0.32 holds an open
-    mouth with its corners and chin line on the canonical crop) -> [B,3,out,out] (bilinear)."""
+    placed in relative coordinates); box = crop side as a fraction of the image -> [B,3,out,out]
+    (bilinear)."""
     c = landmarks[:, 48:68].mean(1) / crop_size * 2 - 1  # [B,2] mouth centre in [-1,1]
     b = img.shape[0]
     theta = torch.zeros(b, 2, 3, dtype=img.dtype, device=img.device)
@@ -98,7 +101,7 @@ def mouth_crops(img: torch.Tensor, landmarks: torch.Tensor, crop_size: int, out:
 def mouth_loss(out: torch.Tensor, target: torch.Tensor, landmarks: torch.Tensor, crop_size: int) -> torch.Tensor:
     """L1 + gradient L1 + (1 - SSIM) on the mouth crops of output and target at the output
     resolution (the lips part of the motion lives in these few pixels)."""
-    side = max(32, round(0.32 * out.shape[-1]))
+    side = max(32, round(MOUTH_BOX * out.shape[-1]))  # the crop at the image's own resolution
     o, t = mouth_crops(out, landmarks, crop_size, side), mouth_crops(target, landmarks, crop_size, side)
     return (o - t).abs().mean() + gradient_l1(o, t) + 0.5 * (1 - ssim(o, t))
 

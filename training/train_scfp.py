@@ -323,9 +323,8 @@ def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
         with rt.autocast():
             utt, _, _ = speech(mel.to(rt.device), lengths.to(rt.device), None if g is None else g.to(rt.device))
             femb = face(img.to(rt.device))
-            h = heads
-            l_con = supcon(h.speech_proj(utt), h.face_proj(femb), labels.to(rt.device), h.log_temp)
-            pred = h.recon(utt)
+            l_con = supcon(heads.speech_proj(utt), heads.face_proj(femb), labels.to(rt.device), heads.log_temp)
+            pred = heads.recon(utt)
             if n_attr:
                 target = ((attr[clips] - a_mu) / a_sd).to(rt.device)
                 l_rec = F.mse_loss(pred[:, :n_attr], target)
@@ -339,14 +338,14 @@ def train_conre(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
         step += 1
         if step % args.log_every == 0:
             rt.log(step, phase="conre", loss=loss.item(), contrastive=l_con.item(), recon=l_rec.item(),
-                   temp=h.log_temp.exp().item())
+                   temp=heads.log_temp.exp().item())
         if step % args.save_every == 0:
             rt.save_state(step, mods, {"opt": opt})
         if step % args.eval_every == 0 and rt.is_main:
-            rt.log(step, phase="conre", **conre_eval(scfp, rt.unwrap(heads), cache, a_mu, a_sd, rt.device, ge2e))
+            rt.log(step, phase="conre", **conre_eval(scfp, heads, cache, a_mu, a_sd, rt.device, ge2e))
     rt.save_state(step, mods, {"opt": opt})
     if rt.is_main:
-        rt.log(step, phase="conre", **conre_eval(scfp, rt.unwrap(heads), cache, a_mu, a_sd, rt.device, ge2e))
+        rt.log(step, phase="conre", **conre_eval(scfp, heads, cache, a_mu, a_sd, rt.device, ge2e))
 
 
 @torch.no_grad()
