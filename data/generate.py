@@ -53,6 +53,7 @@ class GeneratorConfig:
 
     preset: str = "standard"
     seed: int = 0
+    tie: str = "v2"  # voice-face tie version of data/synth/speaker.py (TIES)
     speakers: int = 200
     clips_per_speaker: int = 10
     seconds: float = 4.0  # target clip length; whole sentences, so actual lengths vary
@@ -98,10 +99,10 @@ def _rng(cfg: GeneratorConfig, speaker: int, clip: int, tag: int) -> np.random.G
 
 
 @functools.lru_cache(maxsize=8)
-def _speaker(seed: int, index: int):
+def _speaker(seed: int, index: int, tie: str = "v2"):
     from .synth.speaker import make_speaker
 
-    return make_speaker(seed, index)
+    return make_speaker(seed, index, tie)
 
 
 def _utterance(cfg: GeneratorConfig, spk, clip: int):
@@ -133,7 +134,7 @@ def make_clip(cfg: GeneratorConfig, speaker: int, clip: int, split: str) -> Clip
     from .synth.face import MOTION_FIELDS, FaceIdentity, Scene, render_clip
     from .synth.speaker import FACTOR_NAMES
 
-    spk = _speaker(cfg.seed, speaker)
+    spk = _speaker(cfg.seed, speaker, cfg.tie)
     utt = _utterance(cfg, spk, clip)
     spf = cfg.sample_rate // cfg.fps
     n_frames = max(1, math.ceil(len(utt.wave) / spf))
@@ -207,7 +208,8 @@ def _check_settings(root: Path, cfg: GeneratorConfig, force: bool) -> None:
             old = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise CorpusError(f"{path}: unreadable ({e}); use another --out or --force") from e
-        old_settings = old.get("settings", old)  # first release stored the settings alone
+        old_settings = dict(old.get("settings", old))  # first release stored the settings alone
+        old_settings.setdefault("tie", "v2")  # corpora from before tie versions are v2
         if old_settings != want["settings"]:
             raise CorpusError(
                 f"{path}: this folder was generated with other settings; use another --out, or --force "
@@ -278,7 +280,7 @@ def generate(cfg: GeneratorConfig, root: str | os.PathLike, jobs: int | None = N
                 pool.join()
     speakers = {}
     for i in range(cfg.speakers):
-        spk = _speaker(cfg.seed, i)
+        spk = _speaker(cfg.seed, i, cfg.tie)
         speakers[spk.id] = {"split": splits[i], **spk.attributes()}
     from .synth.face import MOTION_FIELDS, FaceIdentity
     from .synth.speaker import FACTOR_NAMES
@@ -303,6 +305,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="standard", help="standard: 200 speakers × 10 clips × ~4 s; tiny: 6 × 2 × ~1.5 s (tests)")
     parser.add_argument("--out", default=None, help=f"output folder (default: {DEFAULT_ROOT}/<preset>)")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed: same seed and settings → same bytes")
+    parser.add_argument("--tie", choices=("v2", "v3"), default=None,
+                        help="voice-face tie of data/synth/speaker.py: v2 (the default; the second standard corpus) or "
+                             "v3 (tighter face geometry, morph also heard as a resonance; for stage 1)")
     parser.add_argument("--speakers", type=int, default=None, help="override the preset's number of speakers")
     parser.add_argument("--clips", type=int, default=None, help="override the preset's clips per speaker")
     parser.add_argument("--seconds", type=float, default=None, help="override the preset's target clip length")
@@ -315,7 +320,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> GeneratorConfig:
     cfg = PRESETS[args.preset]
     over = {k: v for k, v in (("seed", args.seed), ("speakers", args.speakers), ("clips_per_speaker", args.clips),
-                             ("seconds", args.seconds), ("crop_size", args.crop_size)) if v is not None}
+                             ("seconds", args.seconds), ("crop_size", args.crop_size), ("tie", getattr(args, "tie", None)))
+            if v is not None}
     return dataclasses.replace(cfg, **over)
 
 

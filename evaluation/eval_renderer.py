@@ -59,6 +59,29 @@ def _to_u8(img: torch.Tensor) -> np.ndarray:
     return (img.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
 
 
+def mouth_opening(mesh, frames: torch.Tensor) -> np.ndarray:
+    """MediaPipe inner-lip opening (pixels) of each frame [T,3,S,S] 0..1 -> [T], NaN where no face."""
+    from .face_judges import inner_lip_opening
+    return np.array([inner_lip_opening(lm) if (lm := mesh(_to_u8(f))) is not None else np.nan for f in frames])
+
+
+def opening_agreement(o_r: np.ndarray, o_t: np.ndarray) -> tuple[float, float] | None:
+    """Rendered vs true opening of one clip -> (Pearson corr., std rendered / std true) over the
+    frames where both were measured; None when fewer than 3 such frames or the true mouth is still."""
+    ok = ~np.isnan(o_r) & ~np.isnan(o_t)
+    if ok.sum() <= 2 or o_t[ok].std() == 0:
+        return None
+    c = np.corrcoef(o_r[ok], o_t[ok])[0, 1] if o_r[ok].std() > 0 else 0.0
+    return float(c), float(o_r[ok].std() / o_t[ok].std())
+
+
+def pick_clips(corpus, split: str, clips: int, seed: int = 0) -> list:
+    """The evaluation's clips: `clips` records of the split drawn with a seeded generator, index order."""
+    recs = corpus.clips_in(split)
+    rng = np.random.default_rng(seed)
+    return [recs[i] for i in sorted(rng.choice(len(recs), size=min(clips, len(recs)), replace=False))]
+
+
 @torch.inference_mode()
 def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, fidelities=(1.0, 0.5, 0.0),
              identity_every: int = 5, seed: int = 0) -> dict:
@@ -66,16 +89,14 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
     renderer.eval()
     size = renderer.out_size
     corpus = Corpus(corpus_root)
-    recs = corpus.clips_in(split)
-    rng = np.random.default_rng(seed)
-    recs = [recs[i] for i in sorted(rng.choice(len(recs), size=min(clips, len(recs)), replace=False))]
+    recs = pick_clips(corpus, split, clips, seed)
     try:
         from .face_judges import DlibFace
         judge = DlibFace()
     except ImportError:
         judge = None
     try:
-        from .face_judges import MediaPipeMesh, inner_lip_opening
+        from .face_judges import MediaPipeMesh
         mesh = MediaPipeMesh()
     except ImportError:
         mesh = None
@@ -110,13 +131,9 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
                 id_rows.append((yaw, float(np.linalg.norm(a.embedding - ref.embedding)),
                                 float(np.linalg.norm(b.embedding - ref.embedding))))
         if mesh is not None:
-            opening = lambda frames: np.array([  # noqa: E731
-                inner_lip_opening(lm) if (lm := mesh(_to_u8(f))) is not None else np.nan for f in frames])
-            o_r, o_t = opening(out_main), opening(gt[1:])
-            ok = ~np.isnan(o_r) & ~np.isnan(o_t)
-            if ok.sum() > 2 and o_t[ok].std() > 0:
-                c = np.corrcoef(o_r[ok], o_t[ok])[0, 1] if o_r[ok].std() > 0 else 0.0
-                mouth_rows.append((float(c), float(o_r[ok].std() / o_t[ok].std())))
+            row = opening_agreement(mouth_opening(mesh, out_main), mouth_opening(mesh, gt[1:]))
+            if row is not None:
+                mouth_rows.append(row)
         lm0 = arrays["landmarks"][0] * scale
         masks = region_masks(lm0, size)
         base = renderer.render(app, m[:1], m[:1], fidelities[0])[0]

@@ -215,6 +215,32 @@ def ge2e_table(scfp: SCFP, cache: PortraitCache, variants: int, seed: int, out_d
 # ------------------------------------------------------------------------------------------------
 # phase: autoencoder
 
+def init_autoencoder(ae: nn.Module, cfg: SCFPConfig, path: str) -> None:
+    """Start from a trained autoencoder: a stage-1 bundle (kind scfp) or an autoencoder phase's
+    state.safetensors. Its config must equal this run's (the latent space is what later phases use)."""
+    from safetensors.torch import load_file
+
+    from ..checkpoint import CheckpointError, load_checkpoint
+    from ..models.scfp import KIND
+
+    path = os.path.expanduser(path)
+    try:
+        ck = load_checkpoint(path, expected_kind=KIND)
+    except CheckpointError:
+        tensors = load_file(path)
+        prefix = "module.autoencoder."
+        sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if not sd:
+            raise SystemExit(f"--ae-init {path}: neither a stage-1 bundle nor an autoencoder phase state")
+    else:
+        theirs = config_from_dict(SCFPConfig, ck.config).autoencoder
+        if theirs != cfg.autoencoder:
+            raise SystemExit(f"--ae-init {path}: autoencoder config {theirs} differs from this run's {cfg.autoencoder}")
+        sd = {k[len("autoencoder."):]: v for k, v in ck.tensors.items() if k.startswith("autoencoder.")}
+    ae.load_state_dict({k: v.float() for k, v in sd.items()})
+    print(f"[train_scfp] autoencoder initialised from {path}", flush=True)
+
+
 def train_autoencoder(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
     from ..models.portrait_autoencoder import PortraitAutoencoder, gradient_loss, kl_loss
 
@@ -223,6 +249,8 @@ def train_autoencoder(args, cfg: SCFPConfig, cache: PortraitCache) -> None:
     model = rt.wrap(ae)
     opt = torch.optim.AdamW(model.parameters(), lr=args.ae_lr, weight_decay=0.0)
     step = rt.resume({"autoencoder": model}, {"opt": opt})
+    if step == 0 and args.ae_init:
+        init_autoencoder(ae, cfg, args.ae_init)
     train = cache.portraits_of("train")
     val = cache.portraits_of(("val", "test"))[:8]
     rng = np.random.default_rng([args.seed, rt.rank, step])
@@ -553,6 +581,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ae-batch", type=int, default=16)
     p.add_argument("--ae-crop", type=int, default=128, help="training crop side (fully convolutional AE)")
     p.add_argument("--ae-lr", type=float, default=1e-3)
+    p.add_argument("--ae-init", default=None, help="start the autoencoder from a stage-1 bundle or an autoencoder "
+                   "phase's state.safetensors (same config); with --ae-minutes 0 it is reused as is")
     # conre
     p.add_argument("--conre-steps", type=int, default=100000)
     p.add_argument("--conre-minutes", type=float, default=15.0)

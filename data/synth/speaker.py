@@ -36,6 +36,18 @@ raises that ceiling to 46.4 % without tying colours (skin, hair, iris) to speech
 the attribute sweep: ``python benchmarks/corpus_face_tie.py`` (the 26.2 % with this file as of
 commit 2cfc0c4).
 
+Tie versions (:data:`TIES`, chosen per corpus by ``corpus generate --tie``): ``"v2"`` is the tie
+described above (the second standard corpus; its bytes are unchanged). ``"v3"`` keeps the same
+factors and loadings but makes the tie tighter and audible, for stage 1's retrieval bar
+(issue 5): (1) the per-speaker noise of the geometry that dominates dlib's descriptor is halved
+or more (:data:`FACE_NOISE_V3`), (2) ``morph`` is also heard continuously, as the position of a
+resonance in the voice's spectrum (``VoiceParams.timbre``, a peaking EQ, :mod:`.voice`), besides
+the espeak variant, and (3) ``weight`` is heard as a chest resonance (``VoiceParams.body``, a low shelf) and ``age`` as
+breathiness (``VoiceParams.breath``, aspiration noise, -32 dB young .. -10 dB old), (4) facial hair
+(men) grows more common with age (15 % → 85 %) instead of 50 % at any age, and (5) the voice's own
+per-speaker noise (pitch, formant warp, tilt, variant choice) is halved. Colours (skin, hair, iris), the language and the recording channel stay
+independent of the factors, as in v2. ``python benchmarks/corpus_face_tie.py --tie v3`` measures it.
+
 Deterministic: :func:`make_speaker(seed, index)` depends only on its arguments (numpy
 ``default_rng([seed, index, tag])`` streams), never on process or order.
 """
@@ -52,6 +64,7 @@ from .face import FACIAL_HAIR, HAIR_STYLES, FaceIdentity
 from .voice import FEMALE_VARIANTS, LANGUAGES, MALE_VARIANTS, VoiceParams
 
 FACTOR_NAMES = ("gender", "age", "size", "weight", "energy", "morph")
+TIES = ("v2", "v3")  # voice-face tie versions (module docstring)
 
 # Face attribute = base + Σ loading·factor + N(0, noise), clipped to FaceIdentity.RANGES.
 # (base, {factor: loading}, noise sd). Attributes missing here are drawn independently.
@@ -83,6 +96,16 @@ FACE_LOADINGS: dict[str, tuple[float, dict[str, float], float]] = {
     "ear_size": (0.0, {"size": 0.3, "age": 0.35}, 0.45),
     "neck_width": (0.0, {"gender": 0.45, "weight": 0.35, "size": 0.2}, 0.3),
 }
+# v3: tighter per-speaker noise sd of the geometry dlib reacts to most (benchmarks/corpus_face_tie.py
+# sweep: nose length, eye spacing/tilt, brow height/arch, eye size, face length lead); loadings as v2.
+FACE_NOISE_V3: dict[str, float] = {
+    "face_width": 0.12, "face_length": 0.15, "jaw_width": 0.15, "jaw_square": 0.2, "chin_width": 0.2,
+    "eye_size": 0.15, "eye_spacing": 0.07, "eye_tilt": 0.08, "eye_roundness": 0.12, "brow_arch": 0.12,
+    "brow_height": 0.12, "nose_length": 0.1, "nose_width": 0.2, "mouth_size": 0.2, "mouth_height": 0.12,
+}
+# v3: the voice's per-speaker noise is this fraction of v2's.
+VOICE_NOISE_V3 = 0.5
+
 # Hair style categories by gender (HAIR_STYLES order); "receding"/"bald" grow with age for men.
 _HAIR_MALE = {"bald": 0.5, "buzz": 2.0, "short": 4.0, "fringe": 1.0, "long": 0.5, "curly": 1.0, "receding": 1.0}
 _HAIR_FEMALE = {"short": 1.0, "fringe": 1.0, "long": 3.0, "long_fringe": 2.0, "curly": 1.5, "bob": 2.5}
@@ -139,13 +162,15 @@ def _category(rng: np.random.Generator, names: tuple[str, ...], name: str) -> fl
     return float((i + rng.uniform(0.15, 0.85)) / len(names))
 
 
-def face_from_factors(f: np.ndarray, rng: np.random.Generator) -> FaceIdentity:
+def face_from_factors(f: np.ndarray, rng: np.random.Generator, tie: str = "v2") -> FaceIdentity:
     fd = dict(zip(FACTOR_NAMES, (float(x) for x in f)))
     kw: dict[str, float] = {}
     for name in FaceIdentity.FIELDS:
         lo, hi = FaceIdentity.RANGES[name]
         if name in FACE_LOADINGS:
             base, load, sd = FACE_LOADINGS[name]
+            if tie == "v3":
+                sd = FACE_NOISE_V3.get(name, sd)
             v = base + sum(w * fd[k] for k, w in load.items()) + rng.normal(0, sd)
         elif lo < 0:
             v = rng.normal(0, 0.45)  # independent shape attribute
@@ -166,37 +191,44 @@ def face_from_factors(f: np.ndarray, rng: np.random.Generator) -> FaceIdentity:
         hair_w["receding"] += 4.0 * age
         hair_w["bald"] += 2.5 * age
     kw["hair_style"] = _category(rng, HAIR_STYLES, _pick(rng, hair_w))
-    if male and rng.random() < 0.5:
+    p_beard = 0.5 if tie == "v2" else 0.15 + 0.7 * age  # v3: facial hair grows more common with age
+    if male and rng.random() < p_beard:
         kw["facial_hair"] = _category(rng, FACIAL_HAIR, _pick(rng, {"stubble": 2, "moustache": 1, "goatee": 1, "beard": 1.5}))
     else:
         kw["facial_hair"] = _category(rng, FACIAL_HAIR, "none")
     return FaceIdentity(**kw)
 
 
-def voice_from_factors(f: np.ndarray, rng: np.random.Generator) -> VoiceParams:
+def voice_from_factors(f: np.ndarray, rng: np.random.Generator, tie: str = "v2") -> VoiceParams:
     g, age, size, weight, energy, morph = (float(x) for x in f)
+    k = VOICE_NOISE_V3 if tie == "v3" else 1.0  # scale of the per-speaker voice noise
     r = rng.random()
-    if r < 0.06:
+    if r < 0.06 * k:
         variant = str(rng.choice(("klatt", "klatt2", "klatt3", "klatt4")))
     else:  # the espeak variant (timbre) follows the craniofacial form: its quantile picks the variant
         pool = MALE_VARIANTS if g > 0 else FEMALE_VARIANTS
-        q = 0.5 * (1.0 + math.erf((morph + rng.normal(0, 0.3)) / math.sqrt(2.0)))
+        q = 0.5 * (1.0 + math.erf((morph + rng.normal(0, 0.3 * k)) / math.sqrt(2.0)))
         variant = pool[min(len(pool) - 1, int(q * len(pool)))]
     lang_p = np.array([0.3 if l == "en-us" else 0.1 if l == "en-gb" else 1.0 for l in LANGUAGES])
     lang_p[[i for i, l in enumerate(LANGUAGES) if l not in ("en-us", "en-gb")]] *= 0.6 / (len(LANGUAGES) - 2)
-    return VoiceParams(
+    v = VoiceParams(
         language=str(LANGUAGES[int(rng.choice(len(LANGUAGES), p=lang_p / lang_p.sum()))]),
         variant=variant,
-        pitch=int(np.clip(round(50 - 8 * g - 9 * size + rng.normal(0, 6)), 8, 92)),
-        pitch_range=int(np.clip(round(50 + 12 * energy - 35 * (age - 0.5) + rng.normal(0, 7)), 10, 95)),
-        rate=int(np.clip(round(170 + 14 * energy - 70 * (age - 0.5) + rng.normal(0, 10)), 110, 240)),
-        word_gap=int(np.clip(round(4 * age + rng.normal(0, 0.6)), 0, 5)),
-        warp=float(np.clip(1.0 - 0.045 * size - 0.025 * g - 0.015 * weight + rng.normal(0, 0.012), 0.86, 1.16)),
-        tilt=float(np.clip(-0.6 * (age - 0.5) + 0.1 * energy + rng.normal(0, 0.15), -0.8, 0.8)),
+        pitch=int(np.clip(round(50 - 8 * g - 9 * size + rng.normal(0, 6 * k)), 8, 92)),
+        pitch_range=int(np.clip(round(50 + 12 * energy - 35 * (age - 0.5) + rng.normal(0, 7 * k)), 10, 95)),
+        rate=int(np.clip(round(170 + 14 * energy - 70 * (age - 0.5) + rng.normal(0, 10 * k)), 110, 240)),
+        word_gap=int(np.clip(round(4 * age + rng.normal(0, 0.6 * k)), 0, 5)),
+        warp=float(np.clip(1.0 - 0.045 * size - 0.025 * g - 0.015 * weight + rng.normal(0, 0.012 * k), 0.86, 1.16)),
+        tilt=float(np.clip(-0.6 * (age - 0.5) + 0.1 * energy + rng.normal(0, 0.15 * k), -0.8, 0.8)),
         noise_snr_db=float(rng.uniform(20, 45)) if rng.random() < 0.7 else None,  # channel: independent
         reverb=float(rng.uniform(0.0, 0.45)) if rng.random() < 0.6 else 0.0,
         loudness_db=float(rng.uniform(-24.0, -17.0)),
     )
+    if tie == "v3":  # drawn last: v2 streams unchanged
+        v.timbre = float(np.clip(morph + rng.normal(0, 0.15), -2.0, 2.0))  # morph heard as a resonance's position
+        v.body = float(np.clip(3.0 * weight + rng.normal(0, 0.5), -8.0, 8.0))  # weight heard as chest resonance
+        v.breath = float(np.clip(-32.0 + 22.0 * age + rng.normal(0, 2.0), -40.0, -5.0))  # age heard as breathiness
+    return v
 
 
 def style_from_factors(f: np.ndarray, rng: np.random.Generator) -> SpeakingStyle:
@@ -215,14 +247,16 @@ def style_from_factors(f: np.ndarray, rng: np.random.Generator) -> SpeakingStyle
     )
 
 
-def make_speaker(seed: int, index: int) -> Speaker:
-    """The ``index``-th speaker of corpus ``seed`` (pure function of both)."""
+def make_speaker(seed: int, index: int, tie: str = "v2") -> Speaker:
+    """The ``index``-th speaker of corpus ``seed`` with voice-face tie ``tie`` (pure function of all three)."""
+    if tie not in TIES:
+        raise ValueError(f"tie {tie!r}: expected one of {TIES}")
 
     def stream(tag: int) -> np.random.Generator:
         return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(index), 0x5EA4, tag])
 
     f = sample_factors(stream(0))
     return Speaker(
-        id=speaker_id(index), index=index, factors=f, identity=face_from_factors(f, stream(1)),
-        voice=voice_from_factors(f, stream(2)), style=style_from_factors(f, stream(3)),
+        id=speaker_id(index), index=index, factors=f, identity=face_from_factors(f, stream(1), tie),
+        voice=voice_from_factors(f, stream(2), tie), style=style_from_factors(f, stream(3)),
     )

@@ -13,7 +13,12 @@ What it is
        vocal tract"); phoneme times are mapped through the same rational ratio, so they stay
        exact;
     2. spectral tilt: a complementary one-pole low/high split recombined with a high-shelf gain
-       (±12 dB at the top of the band for tilt = ±1);
+       (±12 dB at the top of the band for tilt = ±1); then, when ``timbre`` is set, a resonance:
+       a +9 dB peaking biquad (Q 1.4) whose centre moves continuously with ``timbre`` from
+       0.9 to 3.6 kHz (the upper formant region that vocal-tract shape colours), and when
+       ``body`` is set a low shelf (±8 dB below ~350 Hz, the chest register's weight); when
+       ``breath`` is set, breathiness: noise above 2 kHz shaped by the speech envelope, at
+       ``breath`` dB re the speech (aspiration noise, as in aged or breathy voices);
     3. light room reverb: a synthetic impulse response, Gaussian noise under an exponential
        decay with the chosen RT60 (Schroeder's statistical model of late reverberation);
     4. additive noise (white/pink mix) at a given SNR against the active-speech power;
@@ -27,6 +32,7 @@ Sources
     espeak-ng (Dunn, Vitolins et al.; GPL-3 library, used unmodified via its C API).
     M. R. Schroeder, "New method of measuring reverberation time", JASA 1965 (exponential decay).
     Polyphase resampling: Crochiere & Rabiner, "Multirate Digital Signal Processing", 1983.
+    Peaking biquad: R. Bristow-Johnson, "Cookbook formulae for audio EQ biquad filter coefficients".
 """
 
 from __future__ import annotations
@@ -70,6 +76,9 @@ class VoiceParams:
     word_gap: int = 0  # extra pause between words, units of 10 ms, 0..10
     warp: float = 1.0  # formant/speed factor 0.8..1.25: >1 raises formants+pitch, shortens
     tilt: float = 0.0  # spectral tilt -1 (dull) .. 1 (bright), ±12 dB high shelf
+    timbre: float | None = None  # resonance position -2 .. 2: a +9 dB peak at 1.8 kHz · 2^(0.5·timbre) (None = off)
+    body: float | None = None  # low-shelf gain below ~350 Hz in dB, -8 .. 8 (chest resonance; None = off)
+    breath: float | None = None  # aspiration noise riding on the speech, dB re its RMS, -40 .. -5 (None = off)
     noise_snr_db: float | None = None  # additive noise SNR in dB (None = clean), e.g. 15..40
     reverb: float = 0.0  # room reverb amount 0..1 (RT60 0.15..0.6 s, wet level rises with it)
     loudness_db: float = -20.0  # target RMS of active speech, dBFS
@@ -82,7 +91,11 @@ class VoiceParams:
         return f"{name}+{self.variant}" if self.variant else name
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        for k in ("timbre", "body", "breath"):  # voices without these knobs keep the fields they always had
+            if d[k] is None:
+                del d[k]
+        return d
 
 
 @dataclass
@@ -207,6 +220,46 @@ def _tilt(x: np.ndarray, tilt: float, rate: int, corner_hz: float = 1200.0) -> n
     return (low + gain * (x - low)).astype(np.float32)
 
 
+def _biquad(x: np.ndarray, kind: str, f0: float, gain_db: float, rate: int, q: float = 0.7071) -> np.ndarray:
+    """RBJ cookbook biquad: kind "peak" (peaking EQ, quality q) or "lowshelf" (slope 1)."""
+    amp, w0 = 10 ** (gain_db / 40), 2 * np.pi * f0 / rate
+    cw, sw = np.cos(w0), np.sin(w0)
+    if kind == "peak":
+        alpha = sw / (2 * q)
+        b = np.array([1 + alpha * amp, -2 * cw, 1 - alpha * amp])
+        a = np.array([1 + alpha / amp, -2 * cw, 1 - alpha / amp])
+    elif kind == "lowshelf":
+        alpha, sa = sw / np.sqrt(2.0), 2 * np.sqrt(amp) * sw / np.sqrt(2.0)
+        b = amp * np.array([(amp + 1) - (amp - 1) * cw + sa, 2 * ((amp - 1) - (amp + 1) * cw), (amp + 1) - (amp - 1) * cw - sa])
+        a = np.array([(amp + 1) + (amp - 1) * cw + sa, -2 * ((amp - 1) + (amp + 1) * cw), (amp + 1) + (amp - 1) * cw - sa])
+    else:
+        raise ValueError(f"biquad kind {kind!r}")
+    return signal.lfilter(b / a[0], a / a[0], x).astype(np.float32)
+
+
+def _colour(x: np.ndarray, timbre: float | None, body: float | None, rate: int) -> np.ndarray:
+    """The voice knobs beyond espeak: a +9 dB resonance at 1.8 kHz · 2^(0.5·timbre) (Q 1.4) and a
+    low shelf of ``body`` dB at 350 Hz; None leaves a knob off."""
+    if timbre is not None:
+        x = _biquad(x, "peak", 1800.0 * 2.0 ** (0.5 * float(np.clip(timbre, -2.0, 2.0))), 9.0, rate, q=1.4)
+    if body is not None:
+        x = _biquad(x, "lowshelf", 350.0, float(np.clip(body, -8.0, 8.0)), rate)
+    return x
+
+
+def _breath(x: np.ndarray, level_db: float | None, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Aspiration: white noise high-passed at 2 kHz, times the speech envelope (30 Hz low-pass of
+    |x|), at level_db re the speech RMS; None leaves x as is (and draws nothing from rng)."""
+    if level_db is None or not len(x):
+        return x
+    hb, ha = signal.butter(2, 2000, "highpass", fs=rate)
+    lb, la = signal.butter(1, 30, "lowpass", fs=rate)
+    env = signal.lfilter(lb, la, np.abs(x))
+    n = signal.lfilter(hb, ha, rng.standard_normal(len(x))) * env
+    gain = np.sqrt(np.mean(x ** 2) / (np.mean(n ** 2) + 1e-12)) * 10 ** (float(np.clip(level_db, -40, -5)) / 20)
+    return (x + gain * n).astype(np.float32)
+
+
 def _reverb(x: np.ndarray, amount: float, rate: int, rng: np.random.Generator) -> np.ndarray:
     if amount <= 0:
         return x
@@ -257,6 +310,8 @@ def synthesize(text: str, voice: VoiceParams | None = None, seed: int = 0, *,
 
     # 2.-4. colour, room, noise
     x = _tilt(x, float(voice.tilt), SAMPLE_RATE)
+    x = _colour(x, voice.timbre, voice.body, SAMPLE_RATE)
+    x = _breath(x, voice.breath, SAMPLE_RATE, rng)
     x = _reverb(x, float(voice.reverb), SAMPLE_RATE, rng)
     active = _active_mask(x, SAMPLE_RATE)
     if voice.noise_snr_db is not None:

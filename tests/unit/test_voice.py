@@ -116,3 +116,45 @@ def test_backends_agree_and_errors_are_clear():
     with pytest.raises(RuntimeError, match="no voice"):
         espeak.run_espeak(espeak.EspeakRequest("x", "xx-nonexistent"))
     espeak.run_espeak(req)  # still usable after an error
+
+
+def _band_gain_db(x, y, lo, hi, sr=16000):
+    """Power gain of y over x in dB within [lo, hi) Hz."""
+    f = np.fft.rfftfreq(len(x), 1 / sr)
+    band = (f >= lo) & (f < hi)
+    px, py = (np.abs(np.fft.rfft(v))[band] ** 2 for v in (x, y))
+    return 10 * np.log10(py.sum() / px.sum())
+
+
+def test_timbre_and_body_filters_shape_the_spectrum():
+    from see_the_speaker.data.synth.voice import _colour
+
+    x = np.random.default_rng(0).standard_normal(32000).astype(np.float32)
+    lo, hi = _colour(x, -2.0, None, 16000), _colour(x, 2.0, None, 16000)  # peaks at 900 Hz / 3.6 kHz
+    assert _band_gain_db(x, lo, 800, 1000) > 7 and abs(_band_gain_db(x, lo, 3400, 3800)) < 2
+    assert _band_gain_db(x, hi, 3400, 3800) > 7 and abs(_band_gain_db(x, hi, 800, 1000)) < 2
+    up, down = _colour(x, None, 8.0, 16000), _colour(x, None, -8.0, 16000)
+    assert _band_gain_db(x, up, 50, 150) > 6 and _band_gain_db(x, down, 50, 150) < -6
+    assert abs(_band_gain_db(x, up, 3000, 6000)) < 0.5
+    assert _colour(x, None, None, 16000) is x  # both knobs off: untouched
+
+
+def test_breath_adds_high_band_noise_at_its_level():
+    from see_the_speaker.data.synth.voice import _breath
+
+    u = synthesize(TEXT, VoiceParams("en-us", "m1"), seed=0).wave
+    rng = np.random.default_rng(1)
+    assert _breath(u, None, 16000, rng) is u
+    quiet, loud = (_breath(u, db, 16000, np.random.default_rng(1)) for db in (-35.0, -10.0))
+    added = [10 * np.log10(np.mean((y - u) ** 2) / np.mean(u ** 2)) for y in (quiet, loud)]
+    assert abs(added[0] + 35) < 0.5 and abs(added[1] + 10) < 0.5  # the noise sits at the level asked for
+    assert _band_gain_db(u, loud, 4000, 7000) > 3  # and lives in the upper band
+
+
+def test_voice_knobs_off_keep_the_old_dict_and_bytes():
+    v = VoiceParams("en-us", "m3", pitch=40)
+    assert not {"timbre", "body", "breath"} & set(v.to_dict())  # v2 corpora's metadata is unchanged
+    w = VoiceParams("en-us", "m3", pitch=40, timbre=0.5, body=2.0, breath=-25.0)
+    assert {"timbre", "body", "breath"} <= set(w.to_dict())
+    a, b = synthesize(TEXT, v, seed=3).wave, synthesize(TEXT, w, seed=3).wave
+    assert a.shape == b.shape and a.tobytes() != b.tobytes()
