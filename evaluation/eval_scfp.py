@@ -16,7 +16,9 @@ Metrics per mode:
 * consistency: mean distance from a portrait to its true face (lower is better);
 * diversity: mean distance between portraits of one speaker across seeds;
 * Fréchet distance between generated and real descriptors (all held-out speakers);
-* detection: fraction of portraits in which dlib's HOG detector finds a face.
+* detection: fraction of portraits in which dlib's HOG detector finds a face;
+* paired consistency gap to adaptive β: per speaker, the mode's mean distance minus adaptive β's
+  (same speech, same seeds), mean ± standard error over speakers — whether a gap is more than noise.
 Reference rows: a real frame of the same speaker (best possible consistency) and the mean
 training face (the prior alone).
 """
@@ -103,7 +105,7 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
     true, real_other = np.stack(true), np.stack(real_other)
     log(f"eval: {len(speakers)} held-out speakers, true faces in {time.time() - t0:.0f} s")
 
-    rows = {}
+    rows, per_speaker = {}, {}  # per_speaker[mode]: mean distance to the true face per speaker [S]
     spk_idx = np.arange(len(speakers))
     for mode in MODES:
         t1 = time.time()
@@ -118,13 +120,19 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
                 gen_spk.append(i)
         gen, gen_spk = np.stack(gen), np.array(gen_spk)
         top1, top5 = retrieval(gen, gen_spk, true, trials=trials)
-        cons = float(np.linalg.norm(gen - true[gen_spk], axis=1).mean())
+        dist = np.linalg.norm(gen - true[gen_spk], axis=1)
+        cons = float(dist.mean())
+        per_speaker[mode] = np.array([dist[gen_spk == i].mean() for i in spk_idx])
         div = float(np.mean([np.mean([np.linalg.norm(a - b) for j, a in enumerate(g) for b in g[j + 1:]])
                              for g in (gen[gen_spk == i] for i in spk_idx) if len(g) > 1])) if seeds > 1 else 0.0
         rows[mode] = {"top1": top1, "top5": top5, "consistency": cons, "diversity": div,
                       "fd": frechet(gen, real_other), "detected": float(np.mean(det)), "beta": float(np.mean(betas)),
                       "seconds": round(time.time() - t1, 1)}
         log(f"eval: {mode}: {rows[mode]}")
+    for mode in MODES:
+        gap = per_speaker[mode] - per_speaker["adaptive"]
+        rows[mode]["gap_vs_adaptive"] = float(gap.mean())
+        rows[mode]["gap_se"] = float(gap.std(ddof=1) / np.sqrt(len(gap))) if len(gap) > 1 else float("nan")
     # references
     r1, r5 = retrieval(real_other, spk_idx, true, trials=trials)
     rows["real frame (reference)"] = {"top1": r1, "top5": r5, "consistency": float(np.linalg.norm(real_other - true, axis=1).mean()),
@@ -143,14 +151,17 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
 def markdown(result: dict) -> str:
     lines = [f"Held-out speakers: {result['speakers']}, {result['seeds']} seeds each, {result['steps']} DDIM steps, "
              f"guidance {result['guidance']}; dlib 128-d descriptor space (chance top-1 of 10 = 10 %, top-5 = 50 %).", "",
-             "| prior | top-1 of 10 | top-5 of 10 | consistency ↓ | diversity | Fréchet (dlib) ↓ | dlib detects | mean β |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| prior | top-1 of 10 | top-5 of 10 | consistency ↓ | vs adaptive (paired, ± SE) | diversity | "
+             "Fréchet (dlib) ↓ | dlib detects | mean β |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     names = {"none": "no prior", "fixed": "fixed β⁰", "adaptive": "adaptive β (SAW)"}
     for k, r in result["rows"].items():
         def f(x, p="{:.3f}"):
             return "–" if x != x else p.format(x)
+        gap = "–" if k == "adaptive" or "gap_vs_adaptive" not in r else \
+            f"{r['gap_vs_adaptive']:+.3f} ± {f(r['gap_se'])}"
         lines.append(f"| {names.get(k, k)} | {f(r['top1'], '{:.1%}')} | {f(r['top5'], '{:.1%}')} | {f(r['consistency'])} | "
-                     f"{f(r['diversity'])} | {f(r['fd'], '{:.3f}')} | {f(r['detected'], '{:.0%}')} | {f(r['beta'], '{:.2f}')} |")
+                     f"{gap} | {f(r['diversity'])} | {f(r['fd'], '{:.3f}')} | {f(r['detected'], '{:.0%}')} | {f(r['beta'], '{:.2f}')} |")
     return "\n".join(lines)
 
 

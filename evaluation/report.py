@@ -51,6 +51,7 @@ BUNDLES = {"scfp": "scfp_default", "motion": "motion_default", "renderer": "rend
 class ReportConfig:
     out: str = "docs/eval_report.md"
     corpus: str = "~/.cache/see-the-speaker/corpus/standard"
+    scfp_corpus: str | None = None  # stage 1's held-out speakers (None = corpus); each bundle's own corpus
     scfp: str = os.path.join(PACK, "weights", "scfp_default.safetensors")
     motion: str = os.path.join(PACK, "weights", "motion_default.safetensors")
     renderer: str = os.path.join(PACK, "weights", "renderer_default.safetensors")
@@ -71,6 +72,10 @@ class ReportConfig:
     identity_every: int = 1  # section 4: judge every Nth frame
     speed_seconds: tuple[float, ...] = (10.0, 60.0)
     fidelities: tuple[float, ...] = (1.0, 0.5, 0.0)  # renderer section
+
+    @property
+    def stage1_corpus(self) -> str:
+        return self.scfp_corpus or self.corpus
 
     def wants(self, section: str) -> bool:
         return section not in self.skip
@@ -109,10 +114,12 @@ def check_inputs(cfg: ReportConfig) -> None:
             problems.append(f"{flag} bundle not found: {path}\n  make it as {os.path.relpath(card, PACK)} says:\n    "
                             + training_command(card).replace("\n", "\n    ")
                             + f"\n  or pass --{flag} PATH, or leave its sections out with --skip")
-    corpus_needed = any(cfg.wants(s) for s in ("scfp", "renderer", "lipsync", "identity"))
-    if corpus_needed and not os.path.isfile(os.path.join(os.path.expanduser(cfg.corpus), "index.json")):
-        problems.append(f"corpus not found: {cfg.corpus} (no index.json)\n  make it with: "
-                        "see-the-speaker corpus generate --preset standard")
+    corpora = {cfg.corpus} if any(cfg.wants(s) for s in ("renderer", "lipsync", "identity")) else set()
+    corpora |= {cfg.stage1_corpus} if cfg.wants("scfp") else set()
+    for corpus in sorted(corpora):
+        if not os.path.isfile(os.path.join(os.path.expanduser(corpus), "index.json")):
+            problems.append(f"corpus not found: {corpus} (no index.json)\n  make it with: "
+                            "see-the-speaker corpus generate --preset standard (see docs/corpus.md for --tie)")
     if problems:
         raise SystemExit("evaluation report: missing inputs\n" + "\n".join(problems))
 
@@ -159,7 +166,7 @@ def header(cfg: ReportConfig, command: str) -> str:
              f"* date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; commit {git_state()}",
              f"* machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), load average at start "
              f"{load}; torch {torch.__version__}, {cfg.threads} torch threads",
-             f"* corpus: `{cfg.corpus}`",
+             f"* corpus: `{cfg.corpus}`" + (f"; stage 1: `{cfg.stage1_corpus}`" if cfg.scfp_corpus else ""),
              f"* settings: `{json.dumps(dataclasses.asdict(cfg))}`"
              + (" (**--quick**: a smoke run)" if cfg.quick else ""),
              "", "| bundle | file | sha256 | MB | trained |", "|---|---|---|---:|---|"]
@@ -215,6 +222,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = ReportConfig()
     p.add_argument("--out", default=d.out, help="markdown file to write (plots go to img/<its name>/ beside it)")
     p.add_argument("--corpus", default=d.corpus, help="corpus with the held-out speakers")
+    p.add_argument("--scfp-corpus", default=None, help="corpus of stage 1's held-out speakers, when the stage-1 "
+                   "bundle was trained on another corpus than the stage-2 bundles (default: --corpus)")
     for flag in ("scfp", "motion", "renderer"):
         p.add_argument(f"--{flag}", default=getattr(d, flag), help=f"{flag} bundle (default: the bundled "
                        f"weights/{BUNDLES[flag]}.safetensors)")
@@ -242,7 +251,7 @@ def config_from_args(a: argparse.Namespace) -> ReportConfig:
     sized = ("clips", "scfp_seeds", "scfp_speakers", "render_clips", "identity_every", "speed_seconds")
     values = {**(ReportConfig.quick_defaults() if a.quick else {}),
               **{k: getattr(a, k) for k in sized if getattr(a, k) is not None}}
-    cfg = ReportConfig(out=a.out, corpus=a.corpus, scfp=a.scfp, motion=a.motion, renderer=a.renderer,
+    cfg = ReportConfig(out=a.out, corpus=a.corpus, scfp_corpus=a.scfp_corpus, scfp=a.scfp, motion=a.motion, renderer=a.renderer,
                        threads=a.threads, quick=a.quick, skip=tuple(a.skip), split=a.split, steps=a.steps,
                        scfp_steps=a.scfp_steps, clip=a.clip, **values)
     cfg.speed_seconds = tuple(float(x) for x in cfg.speed_seconds) + ((600.0,) if a.long else ())

@@ -44,7 +44,7 @@ def log(msg: str) -> None:
 def section_scfp(cfg: ReportConfig, img_dir: str, md_dir: str, figures: dict) -> str:
     from . import eval_scfp
     from .motion_plot import bar_panel
-    r = eval_scfp.evaluate(cfg.scfp, cfg.corpus, ("val", "test"), cfg.scfp_seeds, cfg.scfp_steps, None,
+    r = eval_scfp.evaluate(cfg.scfp, cfg.stage1_corpus, ("val", "test"), cfg.scfp_seeds, cfg.scfp_steps, None,
                            max_speakers=cfg.scfp_speakers, log=log)
     figures["scfp"] = {k: v for k, v in r.items() if k != "extra"}
     modes = [("none", "no prior"), ("fixed", "fixed beta"), ("adaptive", "adaptive (SAW)")]

@@ -101,6 +101,17 @@ def test_missing_bundle_names_file_and_training_command(inputs, tmp_path):
     assert not (tmp_path / "r.md").exists()
 
 
+def test_missing_stage1_corpus_is_named(inputs, tmp_path):
+    root, scfp, motion, renderer = inputs
+    absent = str(tmp_path / "corpus_v3_nowhere")
+    with pytest.raises(SystemExit) as e:
+        report.main(["--out", str(tmp_path / "r.md"), "--corpus", str(root / "corpus"), "--scfp-corpus", absent,
+                     "--scfp", scfp, "--motion", motion, "--renderer", renderer, "--quick", "--threads", "1"])
+    msg = str(e.value)
+    assert f"corpus not found: {absent}" in msg and str(root / "corpus") not in msg
+    assert not (tmp_path / "r.md").exists()
+
+
 def test_skipped_sections_are_marked(inputs, tmp_path):
     root, _, motion, renderer = inputs
     out = tmp_path / "r.md"
@@ -118,6 +129,9 @@ def test_settings_precedence_and_card_recipe():
     report.add_arguments(p)
     full = report.config_from_args(p.parse_args([]))
     assert (full.clips, full.scfp_seeds, full.speed_seconds) == (20, 4, (10.0, 60.0))
+    assert full.scfp_corpus is None and full.stage1_corpus == full.corpus
+    own = report.config_from_args(p.parse_args(["--corpus", "c2", "--scfp-corpus", "c3"]))
+    assert (own.corpus, own.stage1_corpus) == ("c2", "c3")
     quick = report.config_from_args(p.parse_args(["--quick", "--clips", "3", "--long"]))
     assert (quick.clips, quick.scfp_seeds, quick.identity_every, quick.speed_seconds) == (3, 2, 5, (2.0, 5.0, 600.0))
     assert report.config_from_args(p.parse_args(["--long", "--speed-seconds", "600"])).speed_seconds == (600.0,)
