@@ -3,6 +3,8 @@ pretrained perceptual network (none is available offline, see OFFLINE.md):
 
 * pixel L1, SSIM at two scales and image-gradient L1 (edges), a mouth/eye-weighted L1 from the
   driving frame's landmarks (lip sync and blinks live in few pixels);
+* a landmark correspondence loss on the warper's sampling grid (driving landmark -> source
+  landmark), which makes the flow itself move the lips and jaw;
 * weak motion targets computed from 68-point landmarks — available for real video as well as the
   synthetic corpus, unlike the synthetic ground-truth parameters, which are for evaluation only:
   head-pose affine (canonical 5 points -> frame 5 points), inner-lip opening and mouth width, and
@@ -104,6 +106,26 @@ def mouth_loss(out: torch.Tensor, target: torch.Tensor, landmarks: torch.Tensor,
     side = max(32, round(MOUTH_BOX * out.shape[-1]))  # the crop at the image's own resolution
     o, t = mouth_crops(out, landmarks, crop_size, side), mouth_crops(target, landmarks, crop_size, side)
     return (o - t).abs().mean() + gradient_l1(o, t) + 0.5 * (1 - ssim(o, t))
+
+
+MOUTH_POINTS = slice(48, 68)  # ibug-68 outer + inner lips
+
+
+def landmark_flow_loss(grid: torch.Tensor, lm_src: torch.Tensor, lm_drv: torch.Tensor, size: int) -> torch.Tensor:
+    """Where the warp samples the source at each driving landmark vs where that landmark is in the source.
+
+    grid [B,h,w,2]: backward sampling grid of the warp (driving position -> source position, [-1,1],
+    x first, align_corners=False); lm_src/lm_drv [B,68,2] landmarks in pixels of frames of side
+    `size`. -> scalar: mean L1 distance (in [-1,1] units) over all 68 points plus the mean over the
+    20 lip points, so the mouth counts about 4x. A closed source mouth has its inner-lip points on
+    one line; an open driving mouth then asks the flow to stretch the lips apart there, and the
+    occlusion/generated features fill the gap."""
+    q = (lm_drv / size * 2 - 1).to(grid.dtype)  # [B,68,2] driving positions
+    p = (lm_src / size * 2 - 1).to(grid.dtype)  # [B,68,2] source positions
+    sampled = F.grid_sample(grid.permute(0, 3, 1, 2), q[:, None], mode="bilinear", padding_mode="border",
+                            align_corners=False)[:, :, 0].transpose(1, 2)  # [B,68,2]
+    err = (sampled - p).abs().sum(-1)  # [B,68]
+    return err.mean() + err[:, MOUTH_POINTS].mean()
 
 
 def _canonical_norm() -> torch.Tensor:

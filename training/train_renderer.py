@@ -50,7 +50,7 @@ from ..checkpoint import check_state_dict, config_from_dict
 from ..data.loader import FramePairDataset, LoaderConfig, make_loader
 from ..models.renderer import Renderer, RendererConfig
 from ..models.render_blocks import to_internal
-from .render_losses import mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights
+from .render_losses import landmark_flow_loss, mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights
 from .runtime import Runtime, RuntimeConfig
 
 PHASES = ("codebook", "reconstruct", "transformer", "mouth")
@@ -73,6 +73,7 @@ class TrainConfig:
     w_parts: float = 1.0  # lips/eyes weak targets vs landmarks
     w_identity: float = 0.05  # identity InfoNCE
     w_mouth: float = 2.0  # mouth-crop term (mouth phase)
+    w_flow: float = 0.0  # landmark correspondence of the warp grid (reconstruct and mouth phases; 0 = logged only)
     mouth_lr: float = 2e-4  # peak learning rate of the mouth phase (a fine-tune of trained modules)
     motion_noise: float = 0.02  # Gaussian noise on the motion latent in training (smooth latent space)
     full_fidelity_prob: float = 0.75  # reconstruct phase: P(fidelity = 1), else U(0, 1)
@@ -122,7 +123,7 @@ class RenderTrainer(nn.Module):
         super().__init__()
         self.r = renderer
         self.cfg = cfg
-        self.crop_size = crop_size
+        self.crop_size = crop_size  # side of the frames the batch's landmarks are measured in
 
     def forward(self, batch: dict, phase: str) -> tuple[torch.Tensor, dict]:
         r, cfg = self.r, self.cfg
@@ -164,7 +165,7 @@ class RenderTrainer(nn.Module):
         metrics = {"rec": rec["total"], "l1": rec["l1"], "ssim_loss": rec["ssim"], "feat": feat, "ce": ce,
                    "code_acc": (logits.argmax(-1) == codes_t).float().mean(),
                    "psnr": psnr(out.detach(), target).mean()}
-        if phase == "mouth":
+        if phase == "mouth" and cfg.w_mouth > 0:
             mouth = mouth_loss(out, target, batch["driving_landmarks"], self.crop_size)
             loss = loss + cfg.w_mouth * mouth
             metrics["mouth"] = mouth
@@ -174,8 +175,9 @@ class RenderTrainer(nn.Module):
             grid64 = F.interpolate(grid.permute(0, 3, 1, 2), size=64, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
             warped_src = F.grid_sample(to_internal(src, 64), grid64, align_corners=False, padding_mode="border")
             warp_l1 = (warped_src - to_internal(drv, 64)).abs().mean()
-            loss = loss + cfg.w_warp * warp_l1
-            metrics.update(warp_l1=warp_l1, occlusion=aux["warp"].occlusion.mean())
+            flow = landmark_flow_loss(grid, batch["source_landmarks"], batch["driving_landmarks"], self.crop_size)
+            loss = loss + cfg.w_warp * warp_l1 + cfg.w_flow * flow
+            metrics.update(warp_l1=warp_l1, flow=flow, occlusion=aux["warp"].occlusion.mean())
         if phase == "reconstruct":
             spec = r.spec
             lm_s, lm_d = batch["source_landmarks"], batch["driving_landmarks"]
@@ -256,7 +258,7 @@ def train(cfg: TrainConfig) -> str:
     rt.write_config(cfg)
     ds, loader = make_data(cfg, rt)
     renderer = Renderer(cfg.model)
-    trainer = RenderTrainer(renderer, cfg, ds.crop_size).to(rt.device)
+    trainer = RenderTrainer(renderer, cfg, ds.size).to(rt.device)  # landmarks come in pixels of the loader's frames
     opt = torch.optim.AdamW(renderer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step = rt.resume({"renderer": renderer}, {"opt": opt})
     if step == 0 and init is not None:
@@ -337,6 +339,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(e.g. --steps 0 0 0 1000 --init weights/renderer_default.safetensors)")
     p.add_argument("--batch", type=int, default=d.batch, help="pairs per step per process")
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--w-mouth", type=float, default=d.w_mouth, help="weight of the mouth-crop pixel term (mouth phase)")
+    p.add_argument("--w-flow", type=float, default=d.w_flow, help="weight of the landmark correspondence of the warp "
+                   "grid: the flow at each driving landmark must point at that landmark in the source (reconstruct "
+                   "and mouth phases; 0 = only logged)")
     p.add_argument("--workers", type=int, default=d.workers)
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0 = default)")
     p.add_argument("--device", default=d.device)
@@ -354,6 +360,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
     model = RendererConfig()
     model.decoder.out_size = a.out_size
     return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
+                       w_mouth=a.w_mouth, w_flow=a.w_flow,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 

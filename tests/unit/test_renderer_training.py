@@ -15,7 +15,7 @@ from see_the_speaker.data.canonical import CANONICAL_5
 from see_the_speaker.data.corpus import ClipData, CorpusSpec, CorpusWriter
 from see_the_speaker.data.synth.face import FaceIdentity, MOTION_FIELDS, neutral_motion, render_clip
 from see_the_speaker.training.render_losses import (
-    mouth_crops, mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights, ssim,
+    landmark_flow_loss, mouth_crops, mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights, ssim,
 )
 from see_the_speaker.training.export_renderer import export
 from see_the_speaker.training.train_renderer import TrainConfig, lr_at, phase_of, train
@@ -91,6 +91,28 @@ def tiny_corpus(tmp_path_factory):
             frames, lm = render_clip(FaceIdentity(), motion, 64)
             w.add_clip(ClipData(f"spk{s}", "c0", "train", frames, np.zeros(6 * 640, np.float32), lm))
     return root
+
+
+def test_landmark_flow_loss_measures_where_the_grid_samples():
+    """Identity grid + same landmarks -> 0; an open driving mouth over a closed source is penalised
+    until the grid at the driving lip points samples the source lip points; gradient reaches the grid."""
+    size, h = 128, 32
+    ident = torch.nn.functional.affine_grid(torch.eye(2, 3)[None], (1, 1, h, h), align_corners=False)  # [1,h,h,2]
+    _, lm = render_clip(FaceIdentity(), np.stack([neutral_motion()]), size)
+    lm_src = torch.from_numpy(lm).float()  # [1,68,2] pixels
+    assert landmark_flow_loss(ident, lm_src, lm_src, size).item() == pytest.approx(0.0, abs=1e-5)
+    lm_drv = lm_src.clone()
+    lm_drv[:, 48:68, 1] += 6.0  # the whole mouth 6 px lower in the driving frame
+    shift = 6.0 / size * 2  # [-1,1] units
+    expected = 20 / 68 * shift + shift  # all-points mean + lip-points mean (only y moved)
+    assert landmark_flow_loss(ident, lm_src, lm_drv, size).item() == pytest.approx(expected, rel=0.05)
+    moved = ident.clone()
+    moved[..., 1] -= shift  # the grid samples 6 px higher everywhere: right for the lips, wrong elsewhere
+    g = moved.clone().requires_grad_(True)
+    loss = landmark_flow_loss(g, lm_src, lm_drv, size)
+    assert loss.item() == pytest.approx(48 / 68 * shift, rel=0.05)
+    loss.backward()
+    assert g.grad.abs().sum() > 0
 
 
 def test_three_phase_run_resumes(tiny_corpus, tmp_path):
