@@ -16,13 +16,15 @@ Phases run back to back on one global step counter (a resumed run continues in i
    InfoNCE loss tying the identity vectors of frames of the same speaker.
 3. ``transformer`` (next C steps): code transformer + fusion only, fidelity ~ U(0, 1), so the
    whole fidelity range renders well.
-4. ``mouth`` (last D steps, 0 by default: an experiment): warper, code transformer and decoder,
-   with the identity and motion encoders frozen (the motion space, and so every motion model
-   trained in it, stays valid), on the reconstruct losses plus a mouth-crop term at the output
-   resolution (L1 + gradient + SSIM on a crop around the driving frame's mouth). Measured on the
-   bundled default (1,000 steps, weights/renderer_default.md): PSNR +0.5 dB but the rendered mouth
-   moves *less* (std ratio 0.32 -> 0.17): pixel losses average an uncertain mouth, they do not
-   restore its amplitude.
+4. ``mouth`` (last D steps, 0 by default): warper, code transformer and decoder, with the identity
+   and motion encoders frozen (the motion space, and so every motion model trained in it, stays
+   valid), on the reconstruct losses plus, optionally, a mouth-crop pixel term at the output
+   resolution (``--w-mouth``) and a landmark correspondence term on the warp grid (``--w-flow``:
+   at each driving-frame landmark the grid must sample that landmark's place in the source frame;
+   render_losses.landmark_flow_loss). Measured from the bundled default (renderer card): the pixel
+   term alone makes the mouth move *less* (std ratio 0.32 -> 0.17: pixel losses average an
+   uncertain mouth); the flow term alone makes the warp itself open the mouth (per-clip
+   correlation of the rendered opening 0.47 -> 0.67 after 1,000 steps, PSNR up).
 
 ``--init BUNDLE`` starts a fresh run from an exported renderer's weights, e.g. ``--steps 0 0 0 1000
 --init weights/renderer_default.safetensors`` runs only the mouth phase on a trained renderer.
