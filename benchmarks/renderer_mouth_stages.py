@@ -45,9 +45,9 @@ from see_the_speaker.data.corpus import Corpus
 from see_the_speaker.evaluation.eval_renderer import mouth_opening, opening_agreement, pick_clips
 from see_the_speaker.evaluation.face_judges import MediaPipeMesh
 from see_the_speaker.models.renderer import KIND
-from see_the_speaker.training.render_losses import psnr
+from see_the_speaker.training.render_losses import MOUTH_POINTS, psnr
 
-# (name, code source, fidelity); code sources are computed per chunk in code_features()
+# (name, code source, fidelity); the code sources are computed per chunk in main()
 PATHS = (
     ("transformer", "argmax", 1.0),
     ("transformer", "argmax", 0.5),
@@ -70,8 +70,9 @@ REFERENCES = ("true frames at 128² (internal size), bicubic to 256²", "true fr
               "portrait pixels warped by the warp grid (32² grid, 256²)")
 
 
-def reference_frames(r, name: str, x: torch.Tensor, gt: torch.Tensor, app, m: torch.Tensor) -> torch.Tensor:
-    """Frames 1.. of a reference row [T-1,3,S,S] (S = the renderer's output size)."""
+def reference_frames(name: str, gt: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
+    """Frames 1.. of a reference row [T-1,3,S,S] (S = the renderer's output size); grids [T-1,32,32,2]
+    are the warp's sampling grids of frames 1.. (from the main loop)."""
     size = gt.shape[-1]
     up = lambda y: F.interpolate(y, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)  # noqa: E731
     if name.startswith("true frames at 128"):
@@ -79,13 +80,10 @@ def reference_frames(r, name: str, x: torch.Tensor, gt: torch.Tensor, app, m: to
     if name.startswith("true frames at 64"):
         return up(F.interpolate(gt[1:], size=(64, 64), mode="area"))
     out = []
-    for s in range(1, len(m), 16):
-        e = min(s + 16, len(m))
-        b = e - s
-        wr = r.warp(app.expand(b).feat, app.expand(b).skip, m[:1].expand(b, -1), m[s:e])
-        g = F.interpolate(wr.grid.permute(0, 3, 1, 2), size=(size, size), mode="bilinear",
+    for s in range(0, len(grids), 16):
+        g = F.interpolate(grids[s:s + 16].permute(0, 3, 1, 2), size=(size, size), mode="bilinear",
                           align_corners=False).permute(0, 2, 3, 1)
-        out.append(F.grid_sample(gt[:1].expand(b, -1, -1, -1), g, align_corners=False, padding_mode="border"))
+        out.append(F.grid_sample(gt[:1].expand(len(g), -1, -1, -1), g, align_corners=False, padding_mode="border"))
     return torch.cat(out).clamp(0, 1)
 
 
@@ -93,8 +91,8 @@ def mouth_cells(landmarks: np.ndarray, crop: int, grid: int = 16, grow: float = 
     """68 landmarks [T,68,2] in crop pixels -> bool [T,grid,grid]: cells overlapping the box of
     points 48-67 (grown by `grow` cells on each side)."""
     cell = crop / grid
-    lo = landmarks[:, 48:68].min(1) / cell - grow  # [T,2] (x, y) in cells
-    hi = landmarks[:, 48:68].max(1) / cell + grow
+    lo = landmarks[:, MOUTH_POINTS].min(1) / cell - grow  # [T,2] (x, y) in cells
+    hi = landmarks[:, MOUTH_POINTS].max(1) / cell + grow
     idx = np.arange(grid)
     # cell k spans [k, k+1): overlaps [lo, hi] when k + 1 > lo and k < hi
     inx = (idx[None] + 1 > lo[:, :1]) & (idx[None] < hi[:, :1])  # [T,grid] over x
@@ -147,11 +145,12 @@ def main() -> int:
         m = r.encode_motion(x)
         mc = torch.from_numpy(mouth_cells(arrays["landmarks"], frames.shape[1]))  # [T,16,16]
         outs = {k: [] for k in keys}
-        idx_t, idx_n = [], []
+        idx_t, idx_n, grids = [], [], []
         for s in range(1, len(m), 16):
             e = min(s + 16, len(m))
             b = e - s
             wr = r.warp(app.expand(b).feat, app.expand(b).skip, m[:1].expand(b, -1), m[s:e])
+            grids.append(wr.grid)
             logits = r.code_transformer(wr.feat)  # [b,16,16,K]
             feats = r.codebook_encoder(r._prep(x[s:e]))
             vq = r.quantizer(feats)
@@ -173,7 +172,7 @@ def main() -> int:
                     outs[k].append(r.decoder(codes, wg.feat, wg.skip, k[2]).clamp(0, 1))
                     continue
                 outs[k].append(r.decoder(src[k[1]], wr.feat, wr.skip, k[2]).clamp(0, 1))
-        idx_t, idx_n = torch.cat(idx_t), torch.cat(idx_n)
+        idx_t, idx_n, grids = torch.cat(idx_t), torch.cat(idx_n), torch.cat(grids)
         hit, mcs = (idx_t == idx_n), mc[1:]
         acc_mouth.append(hit[mcs].float().mean().item())
         acc_else.append(hit[~mcs].float().mean().item())
@@ -182,7 +181,7 @@ def main() -> int:
         distinct_n.append(np.mean([len(torch.unique(idx_n[:, i, j])) for i, j in cells.nonzero().tolist()]))
         o_t = mouth_opening(mesh, gt[1:])
         for k in refs:
-            row = opening_agreement(mouth_opening(mesh, reference_frames(r, k, x, gt, app, m)), o_t)
+            row = opening_agreement(mouth_opening(mesh, reference_frames(k, gt, grids)), o_t)
             if row is not None:
                 ref_rows[k].append(row)
         for k in keys:

@@ -81,6 +81,7 @@ def reconstruction_loss(out: torch.Tensor, target: torch.Tensor, weights: torch.
     return {"l1": l1, "ssim": s, "grad": g, "total": l1 + 0.5 * s + 0.5 * g}
 
 
+MOUTH_POINTS = slice(48, 68)  # ibug-68 outer + inner lips
 MOUTH_BOX = 0.32  # mouth-crop side as a fraction of the image: an open mouth, its corners and chin line
 
 
@@ -91,7 +92,7 @@ def mouth_crops(img: torch.Tensor, landmarks: torch.Tensor, crop_size: int, out:
     img [B,3,S,S]; landmarks [B,68,2] in pixels of a crop of side `crop_size` (any S: the crop is
     placed in relative coordinates); box = crop side as a fraction of the image -> [B,3,out,out]
     (bilinear)."""
-    c = landmarks[:, 48:68].mean(1) / crop_size * 2 - 1  # [B,2] mouth centre in [-1,1]
+    c = landmarks[:, MOUTH_POINTS].mean(1) / crop_size * 2 - 1  # [B,2] mouth centre in [-1,1]
     b = img.shape[0]
     theta = torch.zeros(b, 2, 3, dtype=img.dtype, device=img.device)
     theta[:, 0, 0] = theta[:, 1, 1] = box
@@ -106,9 +107,6 @@ def mouth_loss(out: torch.Tensor, target: torch.Tensor, landmarks: torch.Tensor,
     side = max(32, round(MOUTH_BOX * out.shape[-1]))  # the crop at the image's own resolution
     o, t = mouth_crops(out, landmarks, crop_size, side), mouth_crops(target, landmarks, crop_size, side)
     return (o - t).abs().mean() + gradient_l1(o, t) + 0.5 * (1 - ssim(o, t))
-
-
-MOUTH_POINTS = slice(48, 68)  # ibug-68 outer + inner lips
 
 
 def landmark_flow_loss(grid: torch.Tensor, lm_src: torch.Tensor, lm_drv: torch.Tensor, size: int) -> torch.Tensor:

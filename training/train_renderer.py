@@ -121,11 +121,11 @@ def set_trainable(r: Renderer, phase: str) -> None:
 class RenderTrainer(nn.Module):
     """Wraps the renderer; forward(batch, phase) -> (loss, metrics). DDP wraps this module."""
 
-    def __init__(self, renderer: Renderer, cfg: TrainConfig, crop_size: int):
+    def __init__(self, renderer: Renderer, cfg: TrainConfig, frame_size: int):
         super().__init__()
         self.r = renderer
         self.cfg = cfg
-        self.crop_size = crop_size  # side of the frames the batch's landmarks are measured in
+        self.frame_size = frame_size  # side of the frames the batch's landmarks are measured in
 
     def forward(self, batch: dict, phase: str) -> tuple[torch.Tensor, dict]:
         r, cfg = self.r, self.cfg
@@ -154,7 +154,7 @@ class RenderTrainer(nn.Module):
         else:
             w = torch.rand(b, device=src.device)
         out, aux = r.decode(app, m_src, m_drv, w)
-        weights = region_weights(batch["driving_landmarks"], size, self.crop_size)
+        weights = region_weights(batch["driving_landmarks"], size, self.frame_size)
         rec = reconstruction_loss(out, target, weights)
         with torch.no_grad():  # frozen codebook encoder: target codes and feature-matching targets
             feat_t = r.codebook_encoder(drv_i)
@@ -168,7 +168,7 @@ class RenderTrainer(nn.Module):
                    "code_acc": (logits.argmax(-1) == codes_t).float().mean(),
                    "psnr": psnr(out.detach(), target).mean()}
         if phase == "mouth" and cfg.w_mouth > 0:
-            mouth = mouth_loss(out, target, batch["driving_landmarks"], self.crop_size)
+            mouth = mouth_loss(out, target, batch["driving_landmarks"], self.frame_size)
             loss = loss + cfg.w_mouth * mouth
             metrics["mouth"] = mouth
         if phase in ("reconstruct", "mouth"):
@@ -177,16 +177,16 @@ class RenderTrainer(nn.Module):
             grid64 = F.interpolate(grid.permute(0, 3, 1, 2), size=64, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
             warped_src = F.grid_sample(to_internal(src, 64), grid64, align_corners=False, padding_mode="border")
             warp_l1 = (warped_src - to_internal(drv, 64)).abs().mean()
-            flow = landmark_flow_loss(grid, batch["source_landmarks"], batch["driving_landmarks"], self.crop_size)
+            flow = landmark_flow_loss(grid, batch["source_landmarks"], batch["driving_landmarks"], self.frame_size)
             loss = loss + cfg.w_warp * warp_l1 + cfg.w_flow * flow
             metrics.update(warp_l1=warp_l1, flow=flow, occlusion=aux["warp"].occlusion.mean())
         if phase == "reconstruct":
             spec = r.spec
             lm_s, lm_d = batch["source_landmarks"], batch["driving_landmarks"]
-            pose_t = torch.cat([pose_targets(lm_s, self.crop_size), pose_targets(lm_d, self.crop_size)])
+            pose_t = torch.cat([pose_targets(lm_s, self.frame_size), pose_targets(lm_d, self.frame_size)])
             parts = spec.split(torch.cat([m_src, m_drv]))
-            lips_t, eyes_t = (torch.cat(x) for x in zip(mouth_eye_targets(lm_s, self.crop_size),
-                                                        mouth_eye_targets(lm_d, self.crop_size)))
+            lips_t, eyes_t = (torch.cat(x) for x in zip(mouth_eye_targets(lm_s, self.frame_size),
+                                                        mouth_eye_targets(lm_d, self.frame_size)))
             pose_l = F.mse_loss(parts["head_pose"], pose_t) * 100
             parts_l = F.mse_loss(parts["lips"][:, :2], lips_t) + F.mse_loss(parts["eyes"][:, :2], eyes_t)
             # identity InfoNCE: source vs driving identity of the same clip; other same-speaker items masked
