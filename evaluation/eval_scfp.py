@@ -68,7 +68,8 @@ def retrieval(gen: np.ndarray, gen_spk: np.ndarray, true: np.ndarray, k: int = 1
 
 
 def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int = 4, steps: int | None = None,
-             guidance: float | None = None, trials: int = 20, max_speakers: int = 0, log=print) -> dict:
+             guidance: float | None = None, trials: int = 20, max_speakers: int = 0, pull_power: float | None = None,
+             log=print) -> dict:
     from ..checkpoint import load_model
     from ..data.corpus import Corpus
     from ..models.scfp import KIND
@@ -76,6 +77,8 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
     from .face_judges import DlibFace
 
     model, ckpt = load_model(bundle, expected_kind=KIND)
+    if pull_power is not None:
+        model.diffusion.cfg.pull_power = float(pull_power)
     corpus = Corpus(os.path.expanduser(corpus_root))
     dl = DlibFace()
     speakers = sorted({r.speaker for r in corpus.clips_in(list(splits))})
@@ -145,12 +148,12 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
     return {"bundle": os.path.basename(bundle), "speakers": len(speakers), "seeds": seeds,
             "steps": steps or model.cfg.diffusion.default_steps,
             "guidance": model.cfg.diffusion.default_guidance if guidance is None else guidance,
-            "rows": rows, "extra": ckpt.extra}
+            "pull_power": model.diffusion.cfg.pull_power, "rows": rows, "extra": ckpt.extra}
 
 
 def markdown(result: dict) -> str:
     lines = [f"Held-out speakers: {result['speakers']}, {result['seeds']} seeds each, {result['steps']} DDIM steps, "
-             f"guidance {result['guidance']}; dlib 128-d descriptor space (chance top-1 of 10 = 10 %, top-5 = 50 %).", "",
+             f"guidance {result['guidance']}, prior-guidance power {result.get('pull_power', '–')}; dlib 128-d descriptor space (chance top-1 of 10 = 10 %, top-5 = 50 %).", "",
              "| prior | top-1 of 10 | top-5 of 10 | consistency ↓ | vs adaptive (paired, ± SE) | diversity | "
              "Fréchet (dlib) ↓ | dlib detects | mean β |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -172,6 +175,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=4, help="portraits per speaker and prior mode")
     p.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the bundle's)")
     p.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the bundle's)")
+    p.add_argument("--pull-power", type=float, default=None,
+                   help="prior-guidance schedule power p (default: the bundle's; models/diffusion.py)")
     p.add_argument("--trials", type=int, default=20, help="random distractor sets per portrait")
     p.add_argument("--max-speakers", type=int, default=0, help="limit held-out speakers (0 = all)")
     p.add_argument("--threads", type=int, default=0)
@@ -183,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     t0 = time.time()
     result = evaluate(args.bundle, args.corpus, tuple(args.splits.split(",")), args.seeds, args.steps, args.guidance,
-                      args.trials, args.max_speakers, log=lambda m: print(m, file=sys.stderr))
+                      args.trials, args.max_speakers, args.pull_power, log=lambda m: print(m, file=sys.stderr))
     table = markdown(result)
     print(table)
     if args.out:

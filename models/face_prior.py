@@ -1,9 +1,15 @@
 """Statistical face prior of stage 1 (See the Speaker, arXiv 2510.26819: "statistical face prior").
 
 μ is the mean portrait latent over the training set (stored in the checkpoint as a buffer, like
-the latent scale). The diffusion generates the residual r = z − β·μ and sampling returns
-r̂ + β·μ, with β from SAW (models/saw.py), a fixed β⁰ (the paper's ablation; the training-set
-mean of the SAW targets) or 0 (no prior).
+the latent scale). β weighs the prior, from SAW (models/saw.py), a fixed β⁰ (the paper's
+ablation; the training-set mean of the SAW targets) or 0 (no prior). It acts twice:
+
+* the diffusion generates the residual r = z − β·μ and sampling returns r̂ + β·μ. On its own
+  this cannot change the portraits: with ᾱ_T ≈ 0 the first DDIM state carries no β, and an exact
+  denoiser would return the same z for every β from the same seed;
+* prior guidance (models/diffusion.py): every DDIM step pulls the clean estimate toward μ by
+  β·(1 − ᾱ_t)^p, so the prior shapes the coarse face early and the late steps keep the detail.
+  This is what makes the prior matter (weights/scfp_default.md: consistency 0.43 -> 0.40).
 
 `beta_target(z)` is the per-sample, per-channel weight that makes the residual smallest
 (least-squares projection of z on μ, clipped into (0, 1)): the target SAW learns from speech.

@@ -3,8 +3,8 @@
 A small MLP on the utterance embedding gives β ∈ (0, 1) per latent channel: how much of the
 statistical face prior μ (models/face_prior.py) this speaker's portrait is expected to carry.
 It is trained to regress the least-squares weight β*(z) of the speaker's true portrait latents
-(FacePrior.beta_target), so at sampling time the residual the denoiser must produce is as
-small as speech can tell.
+(FacePrior.beta_target): how typical a face this voice is expected to have. Sampling uses β as
+the prior's weight (the residual offset and the prior-guidance pull, models/face_prior.py).
 """
 
 from __future__ import annotations

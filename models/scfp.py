@@ -9,7 +9,7 @@ One nn.Module holding every part of stage 1, saved as one `.safetensors` (checkp
     prior           μ, β⁰, latent scale (buffers)                            models/face_prior.py
     saw             utterance -> β ∈ (0,1)^4                                 models/saw.py
     denoiser        UNet, cross-attn on tokens, AdaGN on utterance + β       models/portrait_denoiser.py
-    diffusion       schedule + DDIM/CFG sampler (no weights)                 models/diffusion.py
+    diffusion       schedule + DDIM/CFG sampler + prior guidance (no weights) models/diffusion.py
 
 Portraits are canonical aligned crops (data/canonical.py) at 256², the size stage 2 takes.
 
@@ -196,9 +196,11 @@ class SCFP(nn.Module):
         u, tok, bb = u.expand(n, -1), tok.expand(n, -1, -1), b.expand(n, -1)
         c, s = self.cfg.prior.channels, self.cfg.prior.size
         x_T = Diffusion.initial_noise((c, s, s), [seed + i for i in range(n)], self.compute_device, self.compute_dtype)
+        offset = self.prior.offset(bb)  # β·μ [n, C, h, w]
+        pull = (self.prior.mu - offset, bb)  # prior guidance toward μ, in residual coordinates
         r = self.diffusion.sample(self.denoiser, x_T, u, tok, bb, self.denoiser.null_condition(n),
-                                  steps, guidance, progress)
-        images = self.decode_latents(r + self.prior.offset(bb))
+                                  steps, guidance, progress, pull)
+        images = self.decode_latents(r + offset)
         return images, b[0].float().cpu()
 
 

@@ -128,6 +128,28 @@ def test_ddim_sampler_deterministic_and_exact_for_oracle():
     assert calls[-1] == (7, 7)
 
 
+def test_prior_pull_weights_and_schedule():
+    """Prior guidance: weight 0 changes nothing; at the first (noisiest) step the estimate moves to
+    target + w·(prior − target) per channel, so a one-step sample lands there."""
+    d = Diffusion(DiffusionConfig())
+    target = torch.randn(2, 4, 8, 8)
+    prior = torch.randn(2, 4, 8, 8)
+
+    def oracle(x, t, u, tok, beta):
+        ab = d.alpha_bar[t.long()].view(-1, 1, 1, 1)
+        x0 = target.repeat(x.shape[0] // 2, 1, 1, 1)
+        eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+        return ab.sqrt() * eps - (1 - ab).sqrt() * x0
+
+    x_T = Diffusion.initial_noise((4, 8, 8), [0, 1])
+    args = (oracle, x_T, torch.zeros(2, 3), torch.zeros(2, 2, 3), torch.zeros(2, 4), (torch.zeros(2, 3), torch.zeros(2, 2, 3)))
+    plain = d.sample(*args, steps=5, guidance=2.0)
+    assert torch.allclose(d.sample(*args, steps=5, guidance=2.0, pull=(prior, torch.zeros(2, 4))), plain, atol=1e-5)
+    w = torch.tensor([[0.0, 0.25, 0.5, 1.0], [0.1, 0.2, 0.3, 0.4]])
+    one = d.sample(*args, steps=1, guidance=2.0, pull=(prior, w))
+    assert torch.allclose(one, target + w[:, :, None, None] * (prior - target), atol=1e-3)
+
+
 def test_ge2e_unit_norm_loudness_and_padding_invariant():
     from see_the_speaker.models.ge2e import GE2E
 
