@@ -108,16 +108,22 @@ def test_initial_noise_is_per_sample_seeded():
     assert torch.equal(a[1], b[0]) and not torch.equal(a[0], a[1])
 
 
+def v_oracle(d: Diffusion, target: torch.Tensor):
+    """A denoiser returning the exact v for clean sample `target` [B, ...] (conditional and
+    unconditional halves of a CFG batch alike)."""
+    def oracle(x, t, u, tok, beta):
+        ab = d.alpha_bar[t.long()].view(-1, 1, 1, 1)
+        x0 = target.repeat(x.shape[0] // target.shape[0], 1, 1, 1)
+        eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+        return ab.sqrt() * eps - (1 - ab).sqrt() * x0
+    return oracle
+
+
 def test_ddim_sampler_deterministic_and_exact_for_oracle():
     """With a network returning the true v of a fixed x0, DDIM returns that x0."""
     d = Diffusion(DiffusionConfig())
     target = torch.randn(2, 4, 8, 8)
-
-    def oracle(x, t, u, tok, beta):
-        ab = d.alpha_bar[t.long()].view(-1, 1, 1, 1)
-        eps = (x - ab.sqrt() * target.repeat(x.shape[0] // 2, 1, 1, 1)) / (1 - ab).sqrt()
-        return ab.sqrt() * eps - (1 - ab).sqrt() * target.repeat(x.shape[0] // 2, 1, 1, 1)
-
+    oracle = v_oracle(d, target)
     x_T = Diffusion.initial_noise((4, 8, 8), [0, 1])
     null = (torch.zeros(2, 3), torch.zeros(2, 2, 3))
     out = d.sample(oracle, x_T, torch.zeros(2, 3), torch.zeros(2, 2, 3), torch.zeros(2, 4), null, steps=10, guidance=3.0)
@@ -134,13 +140,7 @@ def test_prior_pull_weights_and_schedule():
     d = Diffusion(DiffusionConfig())
     target = torch.randn(2, 4, 8, 8)
     prior = torch.randn(2, 4, 8, 8)
-
-    def oracle(x, t, u, tok, beta):
-        ab = d.alpha_bar[t.long()].view(-1, 1, 1, 1)
-        x0 = target.repeat(x.shape[0] // 2, 1, 1, 1)
-        eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
-        return ab.sqrt() * eps - (1 - ab).sqrt() * x0
-
+    oracle = v_oracle(d, target)
     x_T = Diffusion.initial_noise((4, 8, 8), [0, 1])
     args = (oracle, x_T, torch.zeros(2, 3), torch.zeros(2, 2, 3), torch.zeros(2, 4), (torch.zeros(2, 3), torch.zeros(2, 2, 3)))
     plain = d.sample(*args, steps=5, guidance=2.0)
