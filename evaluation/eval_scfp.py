@@ -67,32 +67,26 @@ def retrieval(gen: np.ndarray, gen_spk: np.ndarray, true: np.ndarray, k: int = 1
     return top1 / total, top5 / total
 
 
-def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int = 4, steps: int | None = None,
-             guidance: float | None = None, trials: int = 20, max_speakers: int = 0, pull_power: float | None = None,
-             log=print) -> dict:
-    from ..checkpoint import load_model
-    from ..data.corpus import Corpus
-    from ..models.scfp import KIND
-    from ..training.scfp_data import neutral_frames
-    from .face_judges import DlibFace
+def add_noise(wave: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    """wave [T] + white noise at `snr_db` dB below the wave's power (fixed seed: the same noise every run)."""
+    noise = np.random.default_rng(seed).standard_normal(wave.shape).astype(np.float32)
+    power = float(np.mean(wave.astype(np.float64) ** 2))
+    return (wave + noise * np.sqrt(power / 10 ** (snr_db / 10))).astype(np.float32)
 
-    model, ckpt = load_model(bundle, expected_kind=KIND)
-    if pull_power is not None:
-        model.diffusion.cfg.pull_power = float(pull_power)
-    corpus = Corpus(os.path.expanduser(corpus_root))
-    dl = DlibFace()
+
+def held_out(model, corpus, splits, max_speakers: int, embed, snr_db: float | None = None) -> dict:
+    """Per held-out speaker: the true face, a real frame of the speech clip and the encoded speech.
+
+    -> {"speakers": [S], "true": [S, D], "real_other": [S, D], "speech": [(utterance, tokens)] * S}
+    `embed(img) -> (descriptor, found)`; `snr_db` adds white noise to the speech (degraded input)."""
+    from ..training.scfp_data import neutral_frames
+
     speakers = sorted({r.speaker for r in corpus.clips_in(list(splits))})
     if max_speakers:
         speakers = speakers[:max_speakers]
     if len(speakers) < 10:
         raise SystemExit(f"need ≥ 10 held-out speakers for top-of-10 retrieval, found {len(speakers)}")
-
-    def embed(img: np.ndarray) -> tuple[np.ndarray, bool]:
-        r = dl.analyse(img)
-        return r.embedding, r.box_source == "hog"
-
     true, real_other, speech = [], [], []
-    t0 = time.time()
     for s in speakers:
         recs = [r for r in corpus.clips_in(list(splits)) if r.speaker == s]
         speech_rec = recs[0]
@@ -104,8 +98,40 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
         true.append(np.mean(embs, 0))
         t = neutral_frames(corpus.load_arrays(speech_rec), speech_rec.n_frames, 1)[0]
         real_other.append(embed(corpus.load_frames(speech_rec, t, t + 1)[0])[0])
-        speech.append(model.encode_speech(torch.from_numpy(corpus.load_audio(speech_rec))))
-    true, real_other = np.stack(true), np.stack(real_other)
+        wave = corpus.load_audio(speech_rec)
+        if snr_db is not None:
+            wave = add_noise(wave, snr_db)
+        speech.append(model.encode_speech(torch.from_numpy(wave)))
+    return {"speakers": speakers, "true": np.stack(true), "real_other": np.stack(real_other), "speech": speech}
+
+
+def dlib_embedder():
+    """-> embed(img uint8 [H, W, 3]) -> (128-d dlib descriptor, whether the HOG detector found the face)."""
+    from .face_judges import DlibFace
+
+    dl = DlibFace()
+
+    def embed(img: np.ndarray) -> tuple[np.ndarray, bool]:
+        r = dl.analyse(img)
+        return r.embedding, r.box_source == "hog"
+    return embed
+
+
+def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int = 4, steps: int | None = None,
+             guidance: float | None = None, trials: int = 20, max_speakers: int = 0, pull_power: float | None = None,
+             log=print) -> dict:
+    from ..checkpoint import load_model
+    from ..data.corpus import Corpus
+    from ..models.scfp import KIND
+
+    model, ckpt = load_model(bundle, expected_kind=KIND)
+    if pull_power is not None:
+        model.diffusion.cfg.pull_power = float(pull_power)
+    corpus = Corpus(os.path.expanduser(corpus_root))
+    embed = dlib_embedder()
+    t0 = time.time()
+    h = held_out(model, corpus, splits, max_speakers, embed)
+    speakers, true, real_other, speech = h["speakers"], h["true"], h["real_other"], h["speech"]
     log(f"eval: {len(speakers)} held-out speakers, true faces in {time.time() - t0:.0f} s")
 
     rows, per_speaker = {}, {}  # per_speaker[mode]: mean distance to the true face per speaker [S]

@@ -145,13 +145,16 @@ class SCFP(nn.Module):
         return utterance.cpu(), tokens.cpu()
 
     # ---------------------------------------------------------------------------------------
-    def prior_beta(self, utterance: torch.Tensor, prior_mode: str, beta: float | None = None) -> torch.Tensor:
-        """β [B, C] for a batch of utterances [B, D] under a prior mode (or a fixed override)."""
+    def prior_beta(self, utterance: torch.Tensor, prior_mode: str, beta: float | torch.Tensor | None = None) -> torch.Tensor:
+        """β [B, C] for a batch of utterances [B, D] under a prior mode, or a fixed override: one
+        value for every channel, or one per latent channel ([C])."""
         b, c = utterance.shape[0], self.cfg.prior.channels
         if beta is not None:
-            if not 0.0 <= float(beta) <= 1.0:
-                raise ValueError(f"beta override must be in [0, 1], got {beta}")
-            return torch.full((b, c), float(beta), device=self.compute_device, dtype=self.compute_dtype)
+            beta = torch.as_tensor(beta, dtype=torch.float32).flatten()
+            if beta.numel() not in (1, c) or not bool(((beta >= 0) & (beta <= 1)).all()):
+                raise ValueError(f"beta override must be one value or {c} values (one per latent channel) in [0, 1], "
+                                 f"got {beta.tolist()}")
+            return beta.expand(c).to(self.compute_device, self.compute_dtype)[None].expand(b, c).clone()
         if prior_mode == "adaptive":
             return self.saw(utterance.to(self.compute_device, self.compute_dtype))
         if prior_mode == "fixed":
@@ -176,7 +179,7 @@ class SCFP(nn.Module):
 
     @torch.no_grad()
     def sample(self, speech, n: int = 4, seed: int = 0, steps: int | None = None, guidance: float | None = None,
-               prior_mode: str = "adaptive", beta: float | None = None,
+               prior_mode: str = "adaptive", beta: float | torch.Tensor | None = None,
                progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """N portraits of the speaker of `speech` -> (images [n, H, W, 3] 0..1, β used [C]).
 

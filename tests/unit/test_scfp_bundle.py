@@ -79,6 +79,21 @@ def test_prior_modes_and_override(model):
         model.sample(cond, n=1, steps=2, beta=1.5)
 
 
+def test_per_channel_beta_override(model):
+    """A [C] override is used per latent channel; k·β⁰ reproduces "fixed" at k = 1; bad shapes/ranges refused."""
+    cond = model.encode_speech(voice(1.0))
+    img_fixed, _ = model.sample(cond, n=1, steps=2, prior_mode="fixed")
+    img_over, b_over = model.sample(cond, n=1, steps=2, beta=model.prior.beta0.clone())
+    assert torch.equal(img_fixed, img_over) and torch.allclose(b_over, model.prior.beta0)
+    per = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    _, b = model.sample(cond, n=2, steps=2, beta=per)
+    assert torch.equal(b, per)
+    with pytest.raises(ValueError, match="one per latent channel"):
+        model.sample(cond, n=1, steps=2, beta=torch.tensor([0.5, 0.5]))
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        model.sample(cond, n=1, steps=2, beta=torch.tensor([0.5, 0.5, 0.5, 1.2]))
+
+
 def test_checkpoint_round_trip_and_wrong_kind(model, tmp_path):
     path = str(tmp_path / "scfp_tiny.safetensors")
     save_module(path, KIND, model.cfg, model, extra={"trained": False}, dtype=torch.float16)
