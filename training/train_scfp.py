@@ -16,6 +16,9 @@ grids in samples/; single process or `torchrun --nproc_per_node=N -m ...` DDP):
                 denoiser on r = z − β·μ with β drawn from {SAW(s), β⁰, 0, U(0,1)} and CFG
                 condition dropout; keeps an EMA of the denoiser
 * `export`      the bundle (training/export_scfp.py)
+* `saw`         refits the exported bundle's SAW with speaker-grouped cross-validation on the
+                training speakers (training/fit_saw.py): the jointly trained SAW fits the training
+                voices and can predict β worse than the constant β⁰ on unseen ones
 
 Budgets are in minutes per phase (`--ae-minutes` …); a phase stops at its step count or its
 time budget, whichever comes first, and a rerun resumes where it stopped.
@@ -43,7 +46,7 @@ from ..models.speech_encoder import pool_segments
 from .runtime import Runtime, RuntimeConfig
 from .scfp_data import PortraitCache, build_cache
 
-PHASES = ("cache", "autoencoder", "conre", "denoiser", "export")
+PHASES = ("cache", "autoencoder", "conre", "denoiser", "export", "saw")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -566,7 +569,7 @@ def denoiser_samples(scfp: SCFP, ema: nn.Module, cache: PortraitCache, pre: dict
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", default="~/.cache/see-the-speaker/corpus/standard", help="corpus directory")
     p.add_argument("--out", default="runs/scfp", help="run folder (one subfolder per phase)")
-    p.add_argument("--phase", default="all", help=f"one of {PHASES} or 'all' (cache, autoencoder, conre, denoiser, export)")
+    p.add_argument("--phase", default="all", help=f"one of {PHASES} or 'all' (cache, autoencoder, conre, denoiser, export, saw)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--amp", default="none", choices=["none", "fp16", "bf16"])
@@ -625,6 +628,10 @@ def run(args: argparse.Namespace) -> int:
             if int(os.environ.get("RANK", "0")) == 0:
                 from .export_scfp import export
                 export(args.out, args.export)
+        elif phase == "saw":
+            if int(os.environ.get("RANK", "0")) == 0:
+                from .fit_saw import refit, write_report
+                write_report(args.export, refit(args.export, args.corpus, cache_dir, args.export))
         elif phase != "cache":
             raise SystemExit(f"unknown phase {phase!r}; choose from {PHASES}")
         print(f"[train_scfp] phase {phase} done in {time.time() - t0:.0f} s", flush=True)
