@@ -5,6 +5,8 @@ statistical face prior μ (models/face_prior.py) this speaker's portrait is expe
 It is trained to regress the least-squares weight β*(z) of the speaker's true portrait latents
 (FacePrior.beta_target): how typical a face this voice is expected to have. Sampling uses β as
 the prior's weight (the residual offset and the prior-guidance pull, models/face_prior.py).
+Trained jointly with the denoiser it can learn the training voices; training/fit_saw.py refits
+it with the weight decay chosen by cross-validation over speakers.
 """
 
 from __future__ import annotations
