@@ -25,7 +25,6 @@ Prints (and writes with --out) a markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -35,6 +34,7 @@ from ..checkpoint import load_model
 from ..data.corpus import Corpus
 from ..models.motion_bundle import KIND, MotionBundle
 from ..training.motion_data import GroundTruthMotion, load_clips, motion_source
+from .table_files import write_table
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -260,10 +260,7 @@ def main(argv=None) -> None:
     md = markdown(r)
     print(md)
     if a.out:
-        with open(a.out, "w") as f:
-            f.write(md + "\n")
-        with open(a.out.rsplit(".", 1)[0] + ".json", "w") as f:
-            json.dump(r, f, indent=1)
+        write_table(a.out, md, r)
 
 
 if __name__ == "__main__":

@@ -26,13 +26,14 @@ training face (the prior alone).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
 import numpy as np
 import torch
+
+from .table_files import write_table
 
 MODES = ("none", "fixed", "adaptive")
 
@@ -65,6 +66,11 @@ def retrieval(gen: np.ndarray, gen_spk: np.ndarray, true: np.ndarray, k: int = 1
             top5 += rank < 5
             total += 1
     return top1 / total, top5 / total
+
+
+def paired(x: np.ndarray) -> tuple[float, float]:
+    """per-speaker differences [S] -> (mean, standard error; nan for one speaker)."""
+    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
 
 
 def add_noise(wave: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
@@ -159,9 +165,7 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
                       "seconds": round(time.time() - t1, 1)}
         log(f"eval: {mode}: {rows[mode]}")
     for mode in MODES:
-        gap = per_speaker[mode] - per_speaker["adaptive"]
-        rows[mode]["gap_vs_adaptive"] = float(gap.mean())
-        rows[mode]["gap_se"] = float(gap.std(ddof=1) / np.sqrt(len(gap))) if len(gap) > 1 else float("nan")
+        rows[mode]["gap_vs_adaptive"], rows[mode]["gap_se"] = paired(per_speaker[mode] - per_speaker["adaptive"])
     # references
     r1, r5 = retrieval(real_other, spk_idx, true, trials=trials)
     rows["real frame (reference)"] = {"top1": r1, "top5": r5, "consistency": float(np.linalg.norm(real_other - true, axis=1).mean()),
@@ -218,10 +222,7 @@ def run(args: argparse.Namespace) -> int:
     table = markdown(result)
     print(table)
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
-        with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-            json.dump({k: v for k, v in result.items() if k != "extra"}, f, indent=1)
+        write_table(args.out, table, {k: v for k, v in result.items() if k != "extra"})
     print(f"({time.time() - t0:.0f} s)", file=sys.stderr)
     return 0
 

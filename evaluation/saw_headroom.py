@@ -24,7 +24,6 @@ call for more prior).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,10 +31,8 @@ import time
 import numpy as np
 import torch
 
-
-def paired(x: np.ndarray) -> tuple[float, float]:
-    """per-speaker differences [S] -> (mean, standard error)."""
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
+from .eval_scfp import dlib_embedder, held_out, paired
+from .table_files import write_table
 
 
 def headroom(dist: np.ndarray, names: list[str], fixed: str = "k=1") -> dict:
@@ -68,7 +65,6 @@ def measure(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int = 
     from ..checkpoint import load_model
     from ..data.corpus import Corpus
     from ..models.scfp import KIND
-    from .eval_scfp import dlib_embedder, held_out
 
     model, _ = load_model(bundle, expected_kind=KIND)
     embed = dlib_embedder()
@@ -131,10 +127,7 @@ def main(argv=None) -> int:
     table = markdown(r)
     print(table)
     if a.out:
-        with open(a.out, "w") as f:
-            f.write(table + "\n")
-        with open(os.path.splitext(a.out)[0] + ".json", "w") as f:
-            json.dump(r, f, indent=1)
+        write_table(a.out, table, r)
     print(f"({time.time() - t0:.0f} s)", file=sys.stderr)
     return 0
 

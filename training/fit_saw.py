@@ -27,7 +27,6 @@ of it encoding 2,000 utterances and 4,000 portraits.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..evaluation.table_files import write_table
 from ..models.saw import SAW
 
 
@@ -182,11 +182,7 @@ def markdown(r: dict) -> str:
 def write_report(bundle: str, r: dict) -> str:
     """The cross-validation table next to the bundle: <stem>.saw_fit.md and .json -> the markdown."""
     table = markdown(r)
-    stem = os.path.splitext(bundle)[0]
-    with open(stem + ".saw_fit.md", "w") as f:
-        f.write(table + "\n")
-    with open(stem + ".saw_fit.json", "w") as f:
-        json.dump(r, f, indent=1)
+    write_table(os.path.splitext(bundle)[0] + ".saw_fit.md", table, r)
     return table
 
 

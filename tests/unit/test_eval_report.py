@@ -148,3 +148,11 @@ def test_plots_helpers():
     assert xy_plot([("one point", np.array([10.0]), np.array([3.0]))], "t", "x", "y", log_x=True).shape[2] == 3
     bars = bar_panel("b", ["x", "y", "z"], [0.2, float("nan"), -0.1])
     assert bars.shape == (260, 250, 3) and (bars != 255).any()
+
+
+def test_write_table_puts_the_json_beside_the_markdown(tmp_path):
+    from see_the_speaker.evaluation.table_files import write_table
+    path = str(tmp_path / "scfp.eval.md")
+    write_table(path, "| a |", {"k": [1, 2]})
+    assert open(path).read() == "| a |\n"
+    assert json.load(open(tmp_path / "scfp.eval.json")) == {"k": [1, 2]}
