@@ -3,7 +3,8 @@
 Pure reconstruction on held-out clips (the clips `evaluation/eval_renderer.py` picks: portrait = first
 frame, motion latent = the motion encoder on the true frames). The warp is run once per frame; then
 the HR decoder is fed different 16² code features, at different fidelities w (the CodeFormer-style
-weight of the warped portrait features fused at 32² and 64², models/hr_decoder.py):
+weight of the warped portrait features fused at 32² and 64², models/hr_decoder.py; a decoder with
+the pixel path also gets the portrait's pixels moved by the same warp):
 
 * ``transformer``: the normal path, argmax of the code transformer (models/code_transformer.py);
 * ``soft``: the transformer's softmax expectation over the codebook (VectorQuantizer.soft_lookup)
@@ -44,6 +45,7 @@ from see_the_speaker.checkpoint import load_model
 from see_the_speaker.data.corpus import Corpus
 from see_the_speaker.evaluation.eval_renderer import mouth_opening, opening_agreement, pick_clips
 from see_the_speaker.evaluation.face_judges import MediaPipeMesh
+from see_the_speaker.models.motion_warp import warp_image
 from see_the_speaker.models.renderer import KIND
 from see_the_speaker.training.render_losses import MOUTH_POINTS, psnr
 
@@ -70,21 +72,16 @@ REFERENCES = ("true frames at 128² (internal size), bicubic to 256²", "true fr
               "portrait pixels warped by the warp grid (32² grid, 256²)")
 
 
-def reference_frames(name: str, gt: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
-    """Frames 1.. of a reference row [T-1,3,S,S] (S = the renderer's output size); grids [T-1,32,32,2]
-    are the warp's sampling grids of frames 1.. (from the main loop)."""
+def reference_frames(name: str, gt: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
+    """Frames 1.. of a reference row [T-1,3,S,S] (S = the renderer's output size); warped [T-1,3,S,S]
+    is the portrait moved by the warp's grid (motion_warp.warp_image, from the main loop)."""
     size = gt.shape[-1]
     up = lambda y: F.interpolate(y, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)  # noqa: E731
     if name.startswith("true frames at 128"):
         return up(F.interpolate(gt[1:], size=(128, 128), mode="area"))
     if name.startswith("true frames at 64"):
         return up(F.interpolate(gt[1:], size=(64, 64), mode="area"))
-    out = []
-    for s in range(0, len(grids), 16):
-        g = F.interpolate(grids[s:s + 16].permute(0, 3, 1, 2), size=(size, size), mode="bilinear",
-                          align_corners=False).permute(0, 2, 3, 1)
-        out.append(F.grid_sample(gt[:1].expand(len(g), -1, -1, -1), g, align_corners=False, padding_mode="border"))
-    return torch.cat(out).clamp(0, 1)
+    return warped.clamp(0, 1)
 
 
 def mouth_cells(landmarks: np.ndarray, crop: int, grid: int = 16, grow: float = 0.0) -> np.ndarray:
@@ -145,12 +142,14 @@ def main() -> int:
         m = r.encode_motion(x)
         mc = torch.from_numpy(mouth_cells(arrays["landmarks"], frames.shape[1]))  # [T,16,16]
         outs = {k: [] for k in keys}
-        idx_t, idx_n, grids = [], [], []
+        idx_t, idx_n, warped = [], [], []
         for s in range(1, len(m), 16):
             e = min(s + 16, len(m))
             b = e - s
             wr = r.warp(app.expand(b).feat, app.expand(b).skip, m[:1].expand(b, -1), m[s:e])
-            grids.append(wr.grid)
+            pix = warp_image(gt[:1].expand(b, -1, -1, -1), wr)  # [b,4,S,S] portrait moved by the grid
+            warped.append(pix[:, :3])
+            pix = pix if app.image is not None else None  # decoders with a pixel path get it
             logits = r.code_transformer(wr.feat)  # [b,16,16,K]
             feats = r.codebook_encoder(r._prep(x[s:e]))
             vq = r.quantizer(feats)
@@ -169,10 +168,11 @@ def main() -> int:
                     md = r.spec.replace(m[s:e], "lips", m[:1, pa:pb] + g * (m[s:e, pa:pb] - m[:1, pa:pb]))
                     wg = r.warp(app.expand(b).feat, app.expand(b).skip, m[:1].expand(b, -1), md)
                     codes = r.quantizer.lookup(r.code_transformer(wg.feat).argmax(-1))
-                    outs[k].append(r.decoder(codes, wg.feat, wg.skip, k[2]).clamp(0, 1))
+                    pg = warp_image(gt[:1].expand(b, -1, -1, -1), wg) if pix is not None else None
+                    outs[k].append(r.decoder(codes, wg.feat, wg.skip, k[2], pg).clamp(0, 1))
                     continue
-                outs[k].append(r.decoder(src[k[1]], wr.feat, wr.skip, k[2]).clamp(0, 1))
-        idx_t, idx_n, grids = torch.cat(idx_t), torch.cat(idx_n), torch.cat(grids)
+                outs[k].append(r.decoder(src[k[1]], wr.feat, wr.skip, k[2], pix).clamp(0, 1))
+        idx_t, idx_n, warped = torch.cat(idx_t), torch.cat(idx_n), torch.cat(warped)
         hit, mcs = (idx_t == idx_n), mc[1:]
         acc_mouth.append(hit[mcs].float().mean().item())
         acc_else.append(hit[~mcs].float().mean().item())
@@ -181,7 +181,7 @@ def main() -> int:
         distinct_n.append(np.mean([len(torch.unique(idx_n[:, i, j])) for i, j in cells.nonzero().tolist()]))
         o_t = mouth_opening(mesh, gt[1:])
         for k in refs:
-            row = opening_agreement(mouth_opening(mesh, reference_frames(k, gt, grids)), o_t)
+            row = opening_agreement(mouth_opening(mesh, reference_frames(k, gt, warped)), o_t)
             if row is not None:
                 ref_rows[k].append(row)
         for k in keys:

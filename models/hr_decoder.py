@@ -10,6 +10,18 @@ At 32² and 64² the warped portrait features are fused in with the fidelity wei
 w = 0 renders purely from the codebook (a clean corpus-like face), w = 1 follows the warped
 portrait (identity and an artist's edits survive); in between blends the two. Most compute sits at
 16²–32²; above 64² only thin pixel-shuffle stages run (DESIGN §6).
+
+Pixel path (``pixel_path``; off in bundles trained before 2026-12-07): the portrait's own pixels,
+moved by the warp's grid at the output size, plus the warp's visibility map ([B,4,out,out],
+motion_warp.warp_image) are fused in at 128² the same way, and a blend mask m (from the last
+features, times the visibility) mixes them into the output:
+
+    out <- out + w · m · (warped pixels - out)
+
+At 32²/64² a mouth is 2–4 cells, and a decoder that sees the warp only there paints over the
+motion its grid makes (renderer card, 2026-12-07); the pixel path carries that motion, and the
+portrait's detail, at full resolution, while the decoder still paints what the portrait does not
+show (mouth interior, uncovered background) where m is low.
 """
 
 from __future__ import annotations
@@ -33,6 +45,8 @@ class HRDecoderConfig:
     skip_ch: int = 32  # warped skip channels at 64² (fused)
     fuse_hidden: tuple[int, int] = (48, 24)  # hidden width of the fusion convs at 32², 64²
     out_size: int = 256  # native output side: 256, 512 or 1024
+    pixel_path: bool = False  # fuse + blend the warped portrait pixels (module doc); False = older bundles
+    pixel_hidden: int = 12  # hidden width of the 128² pixel fusion conv
 
 
 class Fuse(nn.Module):
@@ -72,10 +86,16 @@ class HRDecoder(nn.Module):
             c = c256
         self.ups = nn.Sequential(*ups)
         self.to_rgb = conv3(c256, 3)
+        if cfg.pixel_path:
+            self.fuse128 = Fuse(c128, 4, cfg.pixel_hidden)
+            self.blend = conv3(c256, 1)  # blend-mask logit; zero init: m = 0.5 · visibility at the start
+            nn.init.zeros_(self.blend.weight)
+            nn.init.zeros_(self.blend.bias)
 
     def forward(self, codes: torch.Tensor, warped: torch.Tensor | None = None, skip: torch.Tensor | None = None,
-                fidelity: float | torch.Tensor = 1.0) -> torch.Tensor:
-        """codes [B,code_dim,16,16], warped [B,F,32,32], skip [B,S,64,64] -> [B,3,out,out] (≈0..1)."""
+                fidelity: float | torch.Tensor = 1.0, pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """codes [B,code_dim,16,16], warped [B,F,32,32], skip [B,S,64,64], pixels [B,4,out,out] (warped
+        portrait RGB + visibility; used only with the pixel path) -> [B,3,out,out] (≈0..1)."""
         b = codes.shape[0]
         w = torch.as_tensor(fidelity, dtype=codes.dtype, device=codes.device).reshape(-1, 1, 1, 1).expand(b, 1, 1, 1)
         h = self.up32(self.b16(self.inp(codes)))  # [B,c32,32,32]
@@ -85,4 +105,12 @@ class HRDecoder(nn.Module):
         if skip is not None:
             h = self.fuse64(h, skip, w)
         h = self.up128(h)  # [B,c128,128,128]
-        return self.to_rgb(self.ups(h)) + 0.5  # [B,3,out,out]
+        use_pixels = self.cfg.pixel_path and pixels is not None
+        if use_pixels:
+            h = self.fuse128(h, F.interpolate(pixels, size=h.shape[-2:], mode="area"), w)
+        h = self.ups(h)  # [B,c256,out,out]
+        out = self.to_rgb(h) + 0.5  # [B,3,out,out]
+        if use_pixels:
+            m = torch.sigmoid(self.blend(h)) * pixels[:, 3:]  # [B,1,out,out]: trust in the warped pixels
+            out = out + w * m * (pixels[:, :3] - out)
+        return out

@@ -35,13 +35,15 @@ class Appearance:
 
     feat: torch.Tensor  # [B,F,32,32]
     skip: torch.Tensor  # [B,S,64,64]
+    image: torch.Tensor | None = None  # [B,3,out,out] the portrait's pixels (decoders with a pixel path)
 
     def expand(self, n: int) -> "Appearance":
         """Batch-1 appearance repeated to n frames (views, no copy)."""
-        return Appearance(self.feat.expand(n, -1, -1, -1), self.skip.expand(n, -1, -1, -1))
+        image = None if self.image is None else self.image.expand(n, -1, -1, -1)
+        return Appearance(self.feat.expand(n, -1, -1, -1), self.skip.expand(n, -1, -1, -1), image)
 
     def take(self, idx: torch.Tensor | slice) -> "Appearance":
-        return Appearance(self.feat[idx], self.skip[idx])
+        return Appearance(self.feat[idx], self.skip[idx], None if self.image is None else self.image[idx])
 
 
 class IdentityEncoder(nn.Module):

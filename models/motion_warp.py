@@ -118,3 +118,12 @@ class MotionWarp(nn.Module):
         occ64 = F.interpolate(occ, size=skip.shape[-2:], mode="bilinear", align_corners=False)
         skip_w = occ64 * F.grid_sample(skip, grid64, align_corners=False, padding_mode="border")
         return WarpResult(warped, skip_w, grid, occ, masks)
+
+
+def warp_image(image: torch.Tensor, wr: WarpResult) -> torch.Tensor:
+    """The portrait's pixels moved by the warp: image [B,3,S,S] -> [B,4,S,S] = (warped RGB, visibility),
+    the 32² grid and occlusion map bilinearly upsampled to S (the HR decoder's pixel path)."""
+    size = image.shape[-2:]
+    grid = F.interpolate(wr.grid.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+    occ = F.interpolate(wr.occlusion, size=size, mode="bilinear", align_corners=False)
+    return torch.cat([F.grid_sample(image, grid, align_corners=False, padding_mode="border"), occ], 1)

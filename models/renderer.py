@@ -2,9 +2,9 @@
 wrapper, VQ codebook (+ its encoder), code transformer and HR decoder in one module, kind
 "renderer" (checkpoint.py).
 
-    portrait ──IdentityEncoder──► Appearance (feat 32², skip 64²), identity vector
+    portrait ──IdentityEncoder──► Appearance (feat 32², skip 64², [pixels at out²]), identity vector
     frames   ──MotionEncoder────► motion latent [T, D] = [lips | expression | eyes | head_pose]
-    Appearance + m_src + m_drv ──MotionWarp──► warped feat/skip
+    Appearance + m_src + m_drv ──MotionWarp──► warped feat/skip (+ warped pixels: warp_image)
                                  └─CodeTransformer─► code indices ─VQ lookup─► codebook features
     codebook features + fidelity·warped ──HRDecoder──► frames [B,3,out,out]
 
@@ -28,7 +28,7 @@ from .hr_decoder import HRDecoder, HRDecoderConfig
 from .identity_encoder import Appearance, IdentityEncoder, IdentityEncoderConfig
 from .motion_encoder import MotionEncoder, MotionEncoderConfig
 from .motion_latent import MotionLatentSpec
-from .motion_warp import MotionWarp, MotionWarpConfig, WarpResult
+from .motion_warp import MotionWarp, MotionWarpConfig, WarpResult, warp_image
 from .render_blocks import to_internal
 from .vq_codebook import CodebookEncoder, VectorQuantizer, VQConfig
 
@@ -86,8 +86,13 @@ class Renderer(nn.Module):
 
     # --- public API ----------------------------------------------------------------------------
     def encode_portrait(self, img: torch.Tensor) -> tuple[Appearance, torch.Tensor]:
-        """img [B,3,H,W] 0..1 aligned crop -> (Appearance, identity [B,id_dim])."""
-        return self.identity_encoder(self._prep(img))
+        """img [B,3,H,W] 0..1 aligned crop -> (Appearance, identity [B,id_dim]). With the decoder's
+        pixel path the Appearance also keeps the portrait's pixels at the decoder's output size."""
+        app, identity = self.identity_encoder(self._prep(img))
+        if self.cfg.decoder.pixel_path:
+            p = self._param()
+            app.image = to_internal(img.to(device=p.device, dtype=p.dtype), self.out_size)
+        return app, identity
 
     def encode_motion(self, frames: torch.Tensor) -> torch.Tensor:
         """frames [T,3,H,W] 0..1 aligned crops -> motion latent [T,D]."""
@@ -118,7 +123,8 @@ class Renderer(nn.Module):
         wr: WarpResult = self.warp(appearance.feat, appearance.skip, m_src, m_drv)
         logits = self.code_transformer(wr.feat)  # [B,16,16,K]
         codes = self.quantizer.lookup(logits.argmax(-1))  # [B,code_dim,16,16]
-        out = self.decoder(codes, wr.feat, wr.skip, fidelity)
+        pixels = warp_image(appearance.image, wr) if appearance.image is not None else None  # [B,4,out,out]
+        out = self.decoder(codes, wr.feat, wr.skip, fidelity, pixels)
         return out, {"warp": wr, "logits": logits}
 
     def autoencode(self, img: torch.Tensor) -> tuple[torch.Tensor, "object"]:

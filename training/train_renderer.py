@@ -76,6 +76,7 @@ class TrainConfig:
     w_identity: float = 0.05  # identity InfoNCE
     w_mouth: float = 2.0  # mouth-crop term (mouth phase)
     w_flow: float = 0.0  # landmark correspondence of the warp grid (reconstruct and mouth phases; 0 = logged only)
+    pixel_path: bool = False  # give the HR decoder its pixel path (hr_decoder.py); with --init, added to that bundle
     mouth_lr: float = 2e-4  # peak learning rate of the mouth phase (a fine-tune of trained modules)
     motion_noise: float = 0.02  # Gaussian noise on the motion latent in training (smooth latent space)
     full_fidelity_prob: float = 0.75  # reconstruct phase: P(fidelity = 1), else U(0, 1)
@@ -111,6 +112,8 @@ def set_trainable(r: Renderer, phase: str) -> None:
         mods = [r.identity_encoder, r.motion_encoder, r.warp, r.code_transformer, r.decoder]
     elif phase == "transformer":
         mods = [r.code_transformer, r.decoder.fuse32, r.decoder.fuse64]
+        if r.cfg.decoder.pixel_path:
+            mods += [r.decoder.fuse128, r.decoder.blend]
     else:  # mouth: everything after the encoders; the motion space stays as it is
         mods = [r.warp, r.code_transformer, r.decoder]
     for m in mods:
@@ -143,7 +146,7 @@ class RenderTrainer(nn.Module):
         src_i, drv_i = to_internal(src, r.cfg.size), to_internal(drv, r.cfg.size)
         b = src.shape[0]
         with torch.set_grad_enabled(phase == "reconstruct"):  # later phases keep the encoders frozen
-            app, id_src = r.identity_encoder(src_i)
+            app, id_src = r.encode_portrait(src)  # (+ the source's pixels at the output size: pixel path)
             m_src, m_drv = r.motion_encoder(torch.cat([src_i, drv_i])).chunk(2)  # [B,D] each
         if cfg.motion_noise > 0:
             m_src = m_src + cfg.motion_noise * torch.randn_like(m_src)
@@ -240,6 +243,19 @@ def load_init(path: str):
     return load_checkpoint(path, expected_kind=KIND)
 
 
+PIXEL_PATH_MODULES = ("decoder.fuse128.", "decoder.blend.")  # what --pixel-path adds to an --init bundle
+
+
+def load_init_weights(renderer: Renderer, tensors: dict[str, torch.Tensor], name: str) -> list[str]:
+    """Load an --init bundle's weights; the pixel path's modules may be missing from it (they keep
+    their fresh init). -> the keys that were not in the bundle."""
+    added = sorted(k for k in renderer.state_dict() if k not in tensors and k.startswith(PIXEL_PATH_MODULES))
+    fresh = {k: v for k, v in renderer.state_dict().items() if k in added}
+    check_state_dict(renderer, {**tensors, **fresh}, name=name)
+    renderer.load_state_dict({**{k: v.float() for k, v in tensors.items()}, **fresh})
+    return added
+
+
 def make_data(cfg: TrainConfig, rt: Runtime):
     lcfg = LoaderConfig(split="train", size=cfg.model.decoder.out_size, cache_mb=768, seed=cfg.seed)
     ds = FramePairDataset(cfg.corpus, lcfg)
@@ -257,6 +273,7 @@ def train(cfg: TrainConfig) -> str:
     init = load_init(cfg.init) if cfg.init else None
     if init is not None:
         cfg.model = config_from_dict(RendererConfig, init.config, where=f"--init {cfg.init}")
+    cfg.model.decoder.pixel_path = cfg.model.decoder.pixel_path or cfg.pixel_path
     rt.write_config(cfg)
     ds, loader = make_data(cfg, rt)
     renderer = Renderer(cfg.model)
@@ -264,10 +281,9 @@ def train(cfg: TrainConfig) -> str:
     opt = torch.optim.AdamW(renderer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step = rt.resume({"renderer": renderer}, {"opt": opt})
     if step == 0 and init is not None:
-        check_state_dict(renderer, init.tensors, name=cfg.init)
-        renderer.load_state_dict({k: v.float() for k, v in init.tensors.items()})
+        added = load_init_weights(renderer, init.tensors, cfg.init)
         if rt.is_main:
-            print(f"initialised from {cfg.init}", flush=True)
+            print(f"initialised from {cfg.init}" + (f" (new: {', '.join(added)})" if added else ""), flush=True)
     total = sum(cfg.steps)
     epoch = step * cfg.batch * rt.world_size // max(1, len(ds))
     current_phase, model = None, None
@@ -345,6 +361,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--w-flow", type=float, default=d.w_flow, help="weight of the landmark correspondence of the warp "
                    "grid: the flow at each driving landmark must point at that landmark in the source (reconstruct "
                    "and mouth phases; 0 = only logged)")
+    p.add_argument("--pixel-path", action="store_true", help="give the HR decoder the pixel path: the warped "
+                   "portrait pixels fused at 128² and blended into the output (added to an --init bundle without it)")
     p.add_argument("--workers", type=int, default=d.workers)
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0 = default)")
     p.add_argument("--device", default=d.device)
@@ -362,7 +380,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
     model = RendererConfig()
     model.decoder.out_size = a.out_size
     return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
-                       w_mouth=a.w_mouth, w_flow=a.w_flow,
+                       w_mouth=a.w_mouth, w_flow=a.w_flow, pixel_path=a.pixel_path,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 

@@ -90,6 +90,44 @@ def test_fidelity_zero_ignores_warped_features():
     assert torch.allclose(a, b) and not torch.allclose(a, c)
 
 
+def test_pixel_path_blends_the_warped_pixels():
+    """Decoder pixel path: fidelity 0 ignores the pixels; a saturated blend mask on visible pixels
+    returns them; invisible pixels (visibility 0) are never blended in."""
+    cfg = HRDecoderConfig(code_dim=8, ch=(16, 8, 8, 4), fuse_hidden=(4, 4), feat_ch=4, skip_ch=4, pixel_path=True)
+    dec = randomize(HRDecoder(cfg))
+    codes, feat, skip = torch.randn(2, 8, 16, 16), torch.randn(2, 4, 32, 32), torch.randn(2, 4, 64, 64)
+    rgb = torch.rand(2, 3, 256, 256)
+    seen, hidden = torch.cat([rgb, torch.ones(2, 1, 256, 256)], 1), torch.cat([rgb, torch.zeros(2, 1, 256, 256)], 1)
+    with torch.no_grad():
+        assert torch.allclose(dec(codes, feat, skip, 0.0, seen), dec(codes, feat, skip, 0.0, torch.rand(2, 4, 256, 256)))
+        assert not torch.allclose(dec(codes, feat, skip, 1.0, seen), dec(codes, feat, skip, 1.0, torch.rand(2, 4, 256, 256)))
+        dec.blend.weight.zero_()
+        dec.blend.bias.fill_(30.0)  # m = 1
+        assert torch.allclose(dec(codes, feat, skip, 1.0, seen), rgb, atol=1e-5)
+        no_blend = dec(codes, feat, skip, 1.0, hidden)
+        dec.blend.bias.fill_(-30.0)  # m = 0: the decoder's own output
+        assert torch.allclose(no_blend, dec(codes, feat, skip, 1.0, hidden), atol=1e-6)
+        assert not torch.allclose(no_blend, rgb, atol=1e-2)
+
+
+def test_renderer_pixel_path_returns_the_portrait_for_its_own_motion():
+    """Fresh warper (identity grid when driving = source motion), fully visible, blend mask 1: the
+    rendered frame is the portrait at the output size (away from the border, where the upsampled
+    32² grid clamps)."""
+    cfg = tiny_config()
+    cfg.decoder.pixel_path = True
+    r = Renderer(cfg).eval()
+    with torch.no_grad():
+        r.warp.occ_bias.fill_(30.0)
+        r.decoder.blend.bias.fill_(30.0)
+        img = torch.rand(1, 3, 256, 256)
+        app, _ = r.encode_portrait(img)
+        assert app.image.shape == (1, 3, 256, 256) and app.expand(3).image.shape == (3, 3, 256, 256)
+        m = r.encode_motion(img)
+        out = r.render(app, m, m.expand(2, -1), 1.0)
+    assert torch.allclose(out[:, :, 8:-8, 8:-8], img.expand(2, -1, -1, -1)[:, :, 8:-8, 8:-8], atol=1e-4)
+
+
 def test_warp_identity_when_motion_is_equal():
     """Fresh warper (zero residual), same motion for source and driving -> features unchanged."""
     warp = MotionWarp(MotionWarpConfig(feat_ch=6, skip_ch=3, hidden=8, emb=4, gen_ch=4))
