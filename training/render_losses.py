@@ -5,6 +5,9 @@ pretrained perceptual network (none is available offline, see OFFLINE.md):
   driving frame's landmarks (lip sync and blinks live in few pixels);
 * a landmark correspondence loss on the warper's sampling grid (driving landmark -> source
   landmark), which makes the flow itself move the lips and jaw;
+* motion consistency: the renderer's own (frozen) motion encoder reads the rendered frame, and its
+  lips / eyes / expression parts must match the driving motion the frame was rendered from (a
+  cycle through the motion space, the renderer's analogue of Wav2Lip's frozen-expert loss);
 * weak motion targets computed from 68-point landmarks — available for real video as well as the
   synthetic corpus, unlike the synthetic ground-truth parameters, which are for evaluation only:
   head-pose affine (canonical 5 points -> frame 5 points), inner-lip opening and mouth width, and
@@ -151,3 +154,16 @@ def mouth_eye_targets(landmarks: torch.Tensor, crop_size: int) -> tuple[torch.Te
     lips = torch.stack([dist(62, 66) * 10, (dist(48, 54) - 0.18) * 10], -1)
     eyes = torch.stack([(dist(37, 41) + dist(38, 40)) * 10, (dist(43, 47) + dist(44, 46)) * 10], -1)
     return lips, eyes
+
+
+CONSISTENCY_PARTS = ("lips", "eyes", "expression")  # local parts (head pose is the warp's affine)
+
+
+def motion_consistency_loss(renderer, out: torch.Tensor, m_drv: torch.Tensor) -> torch.Tensor:
+    """Frames rendered from driving motion m_drv [B,D] -> scalar: MSE between the motion encoder's
+    reading of the frames out [B,3,S,S] and m_drv, over the local parts (CONSISTENCY_PARTS). The
+    encoder is frozen by the caller (the mouth phase); gradients reach the frames only."""
+    spec = renderer.spec
+    read = spec.split(renderer.motion_encoder(F.interpolate(out, size=(renderer.cfg.size,) * 2, mode="area")))
+    want = spec.split(m_drv)
+    return sum(F.mse_loss(read[n], want[n].detach()) for n in CONSISTENCY_PARTS) / len(CONSISTENCY_PARTS)

@@ -21,7 +21,9 @@ Phases run back to back on one global step counter (a resumed run continues in i
    valid), on the reconstruct losses plus, optionally, a mouth-crop pixel term at the output
    resolution (``--w-mouth``) and a landmark correspondence term on the warp grid (``--w-flow``:
    at each driving-frame landmark the grid must sample that landmark's place in the source frame;
-   render_losses.landmark_flow_loss). Measured from the bundled default (renderer card): the pixel
+   render_losses.landmark_flow_loss), and a motion-consistency term (``--w-motion``: the frozen motion
+   encoder must read the driving motion's local parts back from the rendered frame;
+   render_losses.motion_consistency_loss). Measured from the bundled default (renderer card): the pixel
    term alone makes the mouth move *less* (std ratio 0.32 -> 0.17: pixel losses average an
    uncertain mouth); the flow term alone makes the warp itself open the mouth (per-clip
    correlation of the rendered opening 0.47 -> 0.67 after 1,000 steps, PSNR up).
@@ -52,7 +54,7 @@ from ..checkpoint import check_state_dict, config_from_dict
 from ..data.loader import FramePairDataset, LoaderConfig, make_loader
 from ..models.renderer import Renderer, RendererConfig
 from ..models.render_blocks import to_internal
-from .render_losses import landmark_flow_loss, mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights
+from .render_losses import landmark_flow_loss, motion_consistency_loss, mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights
 from .runtime import Runtime, RuntimeConfig
 
 PHASES = ("codebook", "reconstruct", "transformer", "mouth")
@@ -76,6 +78,7 @@ class TrainConfig:
     w_identity: float = 0.05  # identity InfoNCE
     w_mouth: float = 2.0  # mouth-crop term (mouth phase)
     w_flow: float = 0.0  # landmark correspondence of the warp grid (reconstruct and mouth phases; 0 = logged only)
+    w_motion: float = 0.0  # motion consistency: the frozen motion encoder reads the driving motion back from the output (mouth phase)
     pixel_path: bool = False  # give the HR decoder its pixel path (hr_decoder.py); with --init, added to that bundle
     mouth_lr: float = 2e-4  # peak learning rate of the mouth phase (a fine-tune of trained modules)
     motion_noise: float = 0.02  # Gaussian noise on the motion latent in training (smooth latent space)
@@ -174,6 +177,10 @@ class RenderTrainer(nn.Module):
             mouth = mouth_loss(out, target, batch["driving_landmarks"], self.frame_size)
             loss = loss + cfg.w_mouth * mouth
             metrics["mouth"] = mouth
+        if phase == "mouth" and cfg.w_motion > 0:
+            consistency = motion_consistency_loss(r, out, m_drv)
+            loss = loss + cfg.w_motion * consistency
+            metrics["consistency"] = consistency
         if phase in ("reconstruct", "mouth"):
             # warp check: the source image at 64², moved by the same grid, should match the driving frame
             grid = aux["warp"].grid  # [B,32,32,2]
@@ -218,7 +225,7 @@ def write_samples(r: Renderer, batch: dict, phase: str, path: str, n: int = 4) -
     """PNG grid: rows of (source | driving | output at fidelity 1 | output at fidelity 0)."""
     import cv2
 
-    was = r.training
+    modes = [(m, m.training) for m in r.modules()]  # restored per module: frozen parts stay in eval
     r.eval()
     src, drv = batch["source"][:n], batch["driving"][:n]
     size = r.out_size
@@ -232,7 +239,8 @@ def write_samples(r: Renderer, batch: dict, phase: str, path: str, n: int = 4) -
     img = (grid.permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     cv2.imwrite(path, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    r.train(was)
+    for m, training in modes:  # r.train(True) would switch the frozen quantizer back to dead-code restarts
+        m.train(training)
 
 
 def load_init(path: str):
@@ -361,6 +369,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--w-flow", type=float, default=d.w_flow, help="weight of the landmark correspondence of the warp "
                    "grid: the flow at each driving landmark must point at that landmark in the source (reconstruct "
                    "and mouth phases; 0 = only logged)")
+    p.add_argument("--w-motion", type=float, default=d.w_motion, help="weight of the motion-consistency term: "
+                   "the frozen motion encoder on the rendered frame must read back the driving motion's lips, eyes "
+                   "and expression (mouth phase)")
     p.add_argument("--pixel-path", action="store_true", help="give the HR decoder the pixel path: the warped "
                    "portrait pixels fused at 128² and blended into the output (added to an --init bundle without it)")
     p.add_argument("--workers", type=int, default=d.workers)
@@ -380,7 +391,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
     model = RendererConfig()
     model.decoder.out_size = a.out_size
     return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
-                       w_mouth=a.w_mouth, w_flow=a.w_flow, pixel_path=a.pixel_path,
+                       w_mouth=a.w_mouth, w_flow=a.w_flow, w_motion=a.w_motion, pixel_path=a.pixel_path,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 

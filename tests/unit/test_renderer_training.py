@@ -93,6 +93,27 @@ def tiny_corpus(tmp_path_factory):
     return root
 
 
+def test_motion_consistency_reads_the_motion_back():
+    """Zero for the frames the motion came from, positive for others; gradients reach the frames only
+    when the encoder is frozen."""
+    from see_the_speaker.models.renderer import Renderer
+    from see_the_speaker.training.render_losses import motion_consistency_loss
+    from test_renderer_models import randomize
+
+    r = randomize(Renderer(tiny_config())).eval()
+    for p in r.parameters():
+        p.requires_grad_(False)
+    frames = torch.rand(3, 3, 256, 256)
+    with torch.no_grad():
+        m = r.encode_motion(frames)
+    assert motion_consistency_loss(r, frames, m).item() < 1e-10
+    out = torch.rand(3, 3, 256, 256, requires_grad=True)
+    loss = motion_consistency_loss(r, out, m)
+    loss.backward()
+    assert loss.item() > 0 and out.grad is not None and out.grad.abs().sum() > 0
+    assert all(p.grad is None for p in r.parameters())
+
+
 def test_landmark_flow_loss_measures_where_the_grid_samples():
     """Identity grid + same landmarks -> 0; an open driving mouth over a closed source is penalised
     until the grid at the driving lip points samples the source lip points; gradient reaches the grid."""
@@ -141,9 +162,11 @@ def test_mouth_phase_keeps_the_motion_space(tiny_corpus, tmp_path):
     train(TrainConfig(out=str(tmp_path / "a"), steps=(1, 1, 0, 0), **base))
     first = export(str(tmp_path / "a"), str(tmp_path / "a.safetensors"))
     out = str(tmp_path / "b")
-    train(TrainConfig(out=out, steps=(0, 0, 0, 2), init=first, mouth_lr=1e-2, **base))
+    base["sample_every"] = 1  # sample grids between steps must not switch frozen modules back to training
+    train(TrainConfig(out=out, steps=(0, 0, 0, 3), init=first, mouth_lr=1e-2, w_motion=1.0, **base))
     rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
-    assert [r["phase"] for r in rows] == ["mouth", "mouth"] and all(np.isfinite(r["mouth"]) for r in rows)
+    assert [r["phase"] for r in rows] == ["mouth"] * 3 and all(np.isfinite(r["mouth"]) for r in rows)
+    assert all(np.isfinite(r["consistency"]) for r in rows)  # the motion encoder in the loss stays frozen (below)
     tuned = export(out, str(tmp_path / "b.safetensors"))
     a, b = load_checkpoint(first).tensors, load_checkpoint(tuned).tensors
     frozen = [k for k in a if k.startswith(("identity_encoder.", "motion_encoder.", "codebook_encoder.", "quantizer."))]
