@@ -113,17 +113,19 @@ class MotionWarp(nn.Module):
         occ = torch.sigmoid(o[:, 2:3] + self.occ_bias)  # [B,1,h,w]
         gen = self.gen_proj(o[:, 3:])  # [B,F,h,w]
         warped = occ * F.grid_sample(feat, grid, align_corners=False, padding_mode="border") + (1 - occ) * gen
-        grid64 = F.interpolate(grid.permute(0, 3, 1, 2), size=skip.shape[-2:], mode="bilinear",
-                               align_corners=False).permute(0, 2, 3, 1)
-        occ64 = F.interpolate(occ, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        grid64, occ64 = upsample_warp(grid, occ, skip.shape[-2:])
         skip_w = occ64 * F.grid_sample(skip, grid64, align_corners=False, padding_mode="border")
         return WarpResult(warped, skip_w, grid, occ, masks)
+
+
+def upsample_warp(grid: torch.Tensor, occ: torch.Tensor, size) -> tuple[torch.Tensor, torch.Tensor]:
+    """grid [B,h,w,2] + occlusion [B,1,h,w] -> both bilinearly resized to `size` (H, W)."""
+    grid = F.interpolate(grid.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+    return grid, F.interpolate(occ, size=size, mode="bilinear", align_corners=False)
 
 
 def warp_image(image: torch.Tensor, wr: WarpResult) -> torch.Tensor:
     """The portrait's pixels moved by the warp: image [B,3,S,S] -> [B,4,S,S] = (warped RGB, visibility),
     the 32² grid and occlusion map bilinearly upsampled to S (the HR decoder's pixel path)."""
-    size = image.shape[-2:]
-    grid = F.interpolate(wr.grid.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
-    occ = F.interpolate(wr.occlusion, size=size, mode="bilinear", align_corners=False)
+    grid, occ = upsample_warp(wr.grid, wr.occlusion, image.shape[-2:])
     return torch.cat([F.grid_sample(image, grid, align_corners=False, padding_mode="border"), occ], 1)

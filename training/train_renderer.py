@@ -52,6 +52,7 @@ from torch import nn
 
 from ..checkpoint import check_state_dict, config_from_dict
 from ..data.loader import FramePairDataset, LoaderConfig, make_loader
+from ..models.motion_warp import warp_image
 from ..models.renderer import Renderer, RendererConfig
 from ..models.render_blocks import to_internal
 from .render_losses import landmark_flow_loss, motion_consistency_loss, mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights
@@ -183,11 +184,9 @@ class RenderTrainer(nn.Module):
             metrics["consistency"] = consistency
         if phase in ("reconstruct", "mouth"):
             # warp check: the source image at 64², moved by the same grid, should match the driving frame
-            grid = aux["warp"].grid  # [B,32,32,2]
-            grid64 = F.interpolate(grid.permute(0, 3, 1, 2), size=64, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
-            warped_src = F.grid_sample(to_internal(src, 64), grid64, align_corners=False, padding_mode="border")
+            warped_src = warp_image(to_internal(src, 64), aux["warp"])[:, :3]  # [B,3,64,64]
             warp_l1 = (warped_src - to_internal(drv, 64)).abs().mean()
-            flow = landmark_flow_loss(grid, batch["source_landmarks"], batch["driving_landmarks"], self.frame_size)
+            flow = landmark_flow_loss(aux["warp"].grid, batch["source_landmarks"], batch["driving_landmarks"], self.frame_size)
             loss = loss + cfg.w_warp * warp_l1 + cfg.w_flow * flow
             metrics.update(warp_l1=warp_l1, flow=flow, occlusion=aux["warp"].occlusion.mean())
         if phase == "reconstruct":
@@ -257,8 +256,8 @@ PIXEL_PATH_MODULES = ("decoder.fuse128.", "decoder.blend.")  # what --pixel-path
 def load_init_weights(renderer: Renderer, tensors: dict[str, torch.Tensor], name: str) -> list[str]:
     """Load an --init bundle's weights; the pixel path's modules may be missing from it (they keep
     their fresh init). -> the keys that were not in the bundle."""
-    added = sorted(k for k in renderer.state_dict() if k not in tensors and k.startswith(PIXEL_PATH_MODULES))
-    fresh = {k: v for k, v in renderer.state_dict().items() if k in added}
+    fresh = {k: v for k, v in renderer.state_dict().items() if k not in tensors and k.startswith(PIXEL_PATH_MODULES)}
+    added = sorted(fresh)
     check_state_dict(renderer, {**tensors, **fresh}, name=name)
     renderer.load_state_dict({**{k: v.float() for k, v in tensors.items()}, **fresh})
     return added
