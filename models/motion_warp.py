@@ -17,17 +17,6 @@ a CPU (DESIGN §6). Two layers of motion:
 
 warped = occ · grid_sample(feat, grid) + (1 - occ) · generated;  skip likewise at 64² (occluded
 skip detail is zeroed: the decoder fills it).
-
-3. optional 64² refinement of the lips and eyes flow (``refine64``; off in bundles trained before
-   2026-12-07, whose outputs do not change): a 32² grid upsampled bilinearly smears the line where
-   the upper and lower lip part (8 output pixels per grid cell at 256²), so an opening mouth is drawn
-   as a stretch. A small conv net at 64² reads the warp net's per-part features (upsampled), the
-   skip features sampled by the coarse grid and the coarse flow/occlusion, and adds a bounded
-   residual flow and a visibility gain inside the lips and eyes regions only (locality is
-   kept: an edit of one part still cannot move pixels outside the regions of the parts it touches).
-   Its output layer starts at zero, so adding it to a trained renderer changes nothing until trained
-   (bit-identical outputs, unit test). Its residuals are added to the upsampled 32² warp wherever the
-   warp is used above 32²: the skip features at 64² and the portrait pixels (warp_image).
 """
 
 from __future__ import annotations
@@ -51,9 +40,6 @@ class MotionWarpConfig:
     emb: int = 16  # per-part motion embedding painted into the region
     gen_ch: int = 16  # generated-feature channels (projected to feat_ch)
     flow_scale: float = 0.15  # max residual flow, in [-1,1] units (0.15 = 7.5% of the crop)
-    refine64: bool = False  # 64² lips/eyes flow refinement (module doc, 3.); False = older bundles
-    refine_hidden: int = 24  # width of the 64² refinement net
-    refine_scale: float = 0.05  # max residual flow of the refinement ([-1,1] units: 1.6 px at 64²)
 
 
 def _invert_affine(a: torch.Tensor) -> torch.Tensor:
@@ -75,48 +61,6 @@ class WarpResult:
     grid: torch.Tensor  # [B,32,32,2] sampling grid (driving pixel -> source position, [-1,1])
     occlusion: torch.Tensor  # [B,1,32,32] 1 = visible in the source, 0 = generated
     masks: dict[str, torch.Tensor]  # region masks [B,1,32,32] in the driving frame
-    fine_flow: torch.Tensor | None = None  # [B,64,64,2] residual flow of refine64 (added to the upsampled grid), else None
-    fine_occ: torch.Tensor | None = None  # [B,1,64,64] visibility log-gain d of refine64 (occ · 2σ(d), ≤ 1), else None
-
-    def at(self, size) -> tuple[torch.Tensor, torch.Tensor]:
-        """(grid [B,H,W,2], occlusion [B,1,H,W]) at `size` (H, W): the 32² warp bilinearly upsampled,
-        plus refine64's residuals (upsampled) when present; without them, exactly upsample_warp."""
-        grid, occ = upsample_warp(self.grid, self.occlusion, size)
-        if self.fine_flow is not None:
-            flow, gain = upsample_warp(self.fine_flow, self.fine_occ, size)
-            grid = grid + flow
-            occ = (occ * 2 * torch.sigmoid(gain)).clamp(max=1)
-        return grid, occ
-
-    def finest(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(grid, occlusion) at the finest resolution this warp has: 64² with refine64, else 32²."""
-        return self.at(self.fine_flow.shape[1:3]) if self.fine_flow is not None else (self.grid, self.occlusion)
-
-
-class FlowRefine64(nn.Module):
-    """Residual flow + visibility log-gain at 64² inside the lips and eyes regions (module doc, 3.).
-
-    forward(hidden [B,H,32,32] mask-summed per-part features of the warp net, skip [B,S,64,64],
-    grid [B,32,32,2] coarse grid, occ [B,1,32,32], gate [B,1,64,64]) -> (flow [B,64,64,2],
-    gain [B,1,64,64]); both zero at initialisation."""
-
-    def __init__(self, cfg: "MotionWarpConfig"):
-        super().__init__()
-        self.scale = cfg.refine_scale
-        self.skip_in = nn.Conv2d(cfg.skip_ch, cfg.refine_hidden, 1)  # skip features -> refine width
-        cin = cfg.hidden + cfg.refine_hidden + 3  # warp-net features, skip, coarse grid (2) + occlusion
-        self.net = nn.Sequential(conv3(cin, cfg.refine_hidden), nn.SiLU(), ResBlock(cfg.refine_hidden), nn.SiLU())
-        self.out = conv3(cfg.refine_hidden, 3)  # residual flow (2), visibility log-gain (1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, hidden, skip, grid, occ, gate):
-        size = skip.shape[-2:]
-        grid64, occ64 = upsample_warp(grid, occ, size)
-        hidden64 = F.interpolate(hidden, size=size, mode="bilinear", align_corners=False)
-        sk = self.skip_in(F.grid_sample(skip, grid64, align_corners=False, padding_mode="border"))
-        o = self.out(self.net(torch.cat([hidden64, sk, grid64.permute(0, 3, 1, 2), occ64], 1))) * gate  # [B,3,64,64]
-        return (self.scale * torch.tanh(o[:, :2])).permute(0, 2, 3, 1), o[:, 2:3]
 
 
 class MotionWarp(nn.Module):
@@ -134,7 +78,6 @@ class MotionWarp(nn.Module):
         nn.init.zeros_(self.out.bias)
         self.gen_proj = nn.Conv2d(cfg.gen_ch, cfg.feat_ch, 1)
         self.occ_bias = nn.Parameter(torch.tensor(4.0))  # start fully visible
-        self.refine = FlowRefine64(cfg) if cfg.refine64 else None
 
     def masks(self, coords: torch.Tensor) -> dict[str, torch.Tensor]:
         """coords [B,H,W,2] canonical positions -> {part: [B,1,H,W]} (head_pose: everywhere)."""
@@ -161,8 +104,8 @@ class MotionWarp(nn.Module):
             onehot[:, k] = 1
             inputs.append(torch.cat([f0, e[:, :, None, None] * masks[name], masks[name],
                                      coords.permute(0, 3, 1, 2), onehot], 1))
-        hid = self.net(torch.cat(inputs, 0))  # [P*B, hid, h, w]
-        o = self.out(hid).view(len(PART_NAMES), b, -1, h, w)
+        o = self.out(self.net(torch.cat(inputs, 0)))  # [P*B, 3+G, h, w]
+        o = o.view(len(PART_NAMES), b, -1, h, w)
         m = torch.stack([masks[n] for n in PART_NAMES], 0)  # [P,B,1,h,w]
         o = (o * m).sum(0)  # [B,3+G,h,w]
         flow = cfg.flow_scale * torch.tanh(o[:, :2]).permute(0, 2, 3, 1)  # [B,h,w,2]
@@ -170,15 +113,9 @@ class MotionWarp(nn.Module):
         occ = torch.sigmoid(o[:, 2:3] + self.occ_bias)  # [B,1,h,w]
         gen = self.gen_proj(o[:, 3:])  # [B,F,h,w]
         warped = occ * F.grid_sample(feat, grid, align_corners=False, padding_mode="border") + (1 - occ) * gen
-        wr = WarpResult(warped, skip, grid, occ, masks)
-        if self.refine is not None:
-            hidden = (hid.view(len(PART_NAMES), b, -1, h, w) * m).sum(0)  # [B,hid,h,w]
-            fine_masks = part_masks(F.affine_grid(a_drv_inv, (b, 1, *skip.shape[-2:]), align_corners=False))
-            gate = (fine_masks["lips"] + fine_masks["eyes"]).clamp(max=1)  # [B,1,64,64]
-            wr.fine_flow, wr.fine_occ = self.refine(hidden, skip, grid, occ, gate)
-        grid64, occ64 = wr.at(skip.shape[-2:])
-        wr.skip = occ64 * F.grid_sample(skip, grid64, align_corners=False, padding_mode="border")
-        return wr
+        grid64, occ64 = upsample_warp(grid, occ, skip.shape[-2:])
+        skip_w = occ64 * F.grid_sample(skip, grid64, align_corners=False, padding_mode="border")
+        return WarpResult(warped, skip_w, grid, occ, masks)
 
 
 def upsample_warp(grid: torch.Tensor, occ: torch.Tensor, size) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,7 +126,6 @@ def upsample_warp(grid: torch.Tensor, occ: torch.Tensor, size) -> tuple[torch.Te
 
 def warp_image(image: torch.Tensor, wr: WarpResult) -> torch.Tensor:
     """The portrait's pixels moved by the warp: image [B,3,S,S] -> [B,4,S,S] = (warped RGB, visibility),
-    the finest grid and occlusion map (32², or 64² with refine64) bilinearly upsampled to S (the HR
-    decoder's pixel path)."""
-    grid, occ = wr.at(image.shape[-2:])
+    the 32² grid and occlusion map bilinearly upsampled to S (the HR decoder's pixel path)."""
+    grid, occ = upsample_warp(wr.grid, wr.occlusion, image.shape[-2:])
     return torch.cat([F.grid_sample(image, grid, align_corners=False, padding_mode="border"), occ], 1)

@@ -81,7 +81,6 @@ class TrainConfig:
     w_flow: float = 0.0  # landmark correspondence of the warp grid (reconstruct and mouth phases; 0 = logged only)
     w_motion: float = 0.0  # motion consistency: the frozen motion encoder reads the driving motion back from the output (mouth phase)
     pixel_path: bool = False  # give the HR decoder its pixel path (hr_decoder.py); with --init, added to that bundle
-    refine_flow: bool = False  # give the warp its 64² lips/eyes flow refinement (motion_warp.py); with --init, added
     mouth_lr: float = 2e-4  # peak learning rate of the mouth phase (a fine-tune of trained modules)
     motion_noise: float = 0.02  # Gaussian noise on the motion latent in training (smooth latent space)
     full_fidelity_prob: float = 0.75  # reconstruct phase: P(fidelity = 1), else U(0, 1)
@@ -187,7 +186,7 @@ class RenderTrainer(nn.Module):
             # warp check: the source image at 64², moved by the same grid, should match the driving frame
             warped_src = warp_image(to_internal(src, 64), aux["warp"])[:, :3]  # [B,3,64,64]
             warp_l1 = (warped_src - to_internal(drv, 64)).abs().mean()
-            flow = landmark_flow_loss(aux["warp"].finest()[0], batch["source_landmarks"], batch["driving_landmarks"], self.frame_size)
+            flow = landmark_flow_loss(aux["warp"].grid, batch["source_landmarks"], batch["driving_landmarks"], self.frame_size)
             loss = loss + cfg.w_warp * warp_l1 + cfg.w_flow * flow
             metrics.update(warp_l1=warp_l1, flow=flow, occlusion=aux["warp"].occlusion.mean())
         if phase == "reconstruct":
@@ -251,14 +250,13 @@ def load_init(path: str):
     return load_checkpoint(path, expected_kind=KIND)
 
 
-ADDABLE_MODULES = ("decoder.fuse128.", "decoder.blend.",  # what --pixel-path adds to an --init bundle
-                   "warp.refine.")  # what --refine-flow adds
+PIXEL_PATH_MODULES = ("decoder.fuse128.", "decoder.blend.")  # what --pixel-path adds to an --init bundle
 
 
 def load_init_weights(renderer: Renderer, tensors: dict[str, torch.Tensor], name: str) -> list[str]:
-    """Load an --init bundle's weights; the modules of the pixel path and of the flow refinement may
-    be missing from it (they keep their fresh init). -> the keys that were not in the bundle."""
-    fresh = {k: v for k, v in renderer.state_dict().items() if k not in tensors and k.startswith(ADDABLE_MODULES)}
+    """Load an --init bundle's weights; the pixel path's modules may be missing from it (they keep
+    their fresh init). -> the keys that were not in the bundle."""
+    fresh = {k: v for k, v in renderer.state_dict().items() if k not in tensors and k.startswith(PIXEL_PATH_MODULES)}
     added = sorted(fresh)
     check_state_dict(renderer, {**tensors, **fresh}, name=name)
     renderer.load_state_dict({**{k: v.float() for k, v in tensors.items()}, **fresh})
@@ -283,7 +281,6 @@ def train(cfg: TrainConfig) -> str:
     if init is not None:
         cfg.model = config_from_dict(RendererConfig, init.config, where=f"--init {cfg.init}")
     cfg.model.decoder.pixel_path = cfg.model.decoder.pixel_path or cfg.pixel_path
-    cfg.model.warp.refine64 = cfg.model.warp.refine64 or cfg.refine_flow
     rt.write_config(cfg)
     ds, loader = make_data(cfg, rt)
     renderer = Renderer(cfg.model)
@@ -376,8 +373,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "and expression (mouth phase)")
     p.add_argument("--pixel-path", action="store_true", help="give the HR decoder the pixel path: the warped "
                    "portrait pixels fused at 128² and blended into the output (added to an --init bundle without it)")
-    p.add_argument("--refine-flow", action="store_true", help="give the warp its 64² lips/eyes flow refinement "
-                   "(added to an --init bundle without it; starts as a no-op)")
     p.add_argument("--workers", type=int, default=d.workers)
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0 = default)")
     p.add_argument("--device", default=d.device)
@@ -395,7 +390,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
     model = RendererConfig()
     model.decoder.out_size = a.out_size
     return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
-                       w_mouth=a.w_mouth, w_flow=a.w_flow, w_motion=a.w_motion, pixel_path=a.pixel_path, refine_flow=a.refine_flow,
+                       w_mouth=a.w_mouth, w_flow=a.w_flow, w_motion=a.w_motion, pixel_path=a.pixel_path,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 

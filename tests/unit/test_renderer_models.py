@@ -173,47 +173,6 @@ def test_warp_parts_stay_in_their_regions():
     assert d_expr[7:11, 8:24].mean() > 20 * d_expr[22:25, 14:18].mean(), (d_expr[7:11, 8:24].mean(), d_expr[22:25, 14:18].mean())
 
 
-def test_flow_refinement_starts_as_an_exact_no_op():
-    """refine64 added to a trained warp (zero output layer): same frames, bit for bit."""
-    torch.manual_seed(0)
-    cfg = tiny_config()
-    cfg.decoder.pixel_path = True
-    r = randomize(Renderer(cfg)).eval()
-    cfg2 = dataclasses.replace(cfg, warp=dataclasses.replace(cfg.warp, refine64=True))
-    r2 = Renderer(cfg2).eval()
-    missing, unexpected = r2.load_state_dict(r.state_dict(), strict=False)
-    assert not unexpected and missing and all(k.startswith("warp.refine.") for k in missing)
-    with torch.no_grad():
-        img = torch.rand(3, 3, 256, 256)
-        app, _ = r.encode_portrait(img[:1])
-        m = r.encode_motion(img)
-        assert torch.equal(r.render(app, m[:1], m), r2.render(app, m[:1], m))
-
-
-def test_flow_refinement_stays_in_the_lips_and_eyes_regions():
-    """A trained (random) refinement moves the 64² grid inside the lips/eyes regions only, and warps
-    the skip features and pixels with that finer grid."""
-    torch.manual_seed(2)
-    cfg = MotionWarpConfig(feat_ch=8, skip_ch=4, hidden=8, emb=4, gen_ch=4, refine64=True, refine_hidden=8)
-    warp = randomize(MotionWarp(cfg), std=0.3)
-    plain = MotionWarp(dataclasses.replace(cfg, refine64=False))
-    plain.load_state_dict({k: v for k, v in warp.state_dict().items() if not k.startswith("refine.")})
-    spec = MotionLatentSpec()
-    feat, skip = torch.randn(1, 8, 32, 32), torch.randn(1, 4, 64, 64)
-    m = torch.zeros(1, spec.dim)
-    drv = spec.replace(m, "lips", torch.ones(1, spec.lips))
-    fine, coarse = warp(feat, skip, m, drv), plain(feat, skip, m, drv)
-    assert fine.fine_flow.shape == (1, 64, 64, 2) and fine.fine_occ.shape == (1, 1, 64, 64)
-    assert torch.equal(fine.feat, coarse.feat) and torch.equal(fine.grid, coarse.grid)  # 32² unchanged
-    g_fine, _ = fine.at((64, 64))
-    g_coarse, _ = coarse.at((64, 64))
-    d = (g_fine - g_coarse).abs().sum(-1)[0]  # [64,64]
-    assert d[44:52, 24:40].mean() > 1e-3  # mouth
-    assert d[:8].max() == 0 and d[:, :4].max() == 0  # top rows / left border: outside every gated region
-    assert not torch.allclose(fine.skip, coarse.skip)
-    assert fine.finest()[0].shape == (1, 64, 64, 2) and coarse.finest()[0].shape == (1, 32, 32, 2)
-
-
 def test_vq_straight_through_and_restarts():
     torch.manual_seed(0)
     vq = VectorQuantizer(VQConfig(code_dim=8, n_codes=16, lookup_dim=4)).train()
