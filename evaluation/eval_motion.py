@@ -10,7 +10,10 @@ audio (seeded), refine it (LipRefine strength 1), and measure against the ground
   stored in the checkpoint) vs the corpus's landmark inner-lip opening — Pearson correlation
   over all frames, and the best audio-video lag in -5..5 frames (positive = generated late);
   with "gt" motion also the jaw_open field itself;
-* mouth opening, rendered frames (``--render N`` clips): the motion is rendered (ground-truth
+  the readout of the clip's own (true) motion latent is reported beside it as the ceiling of
+  that measure;
+* mouth opening, rendered frames (``--render N`` clips, spread over the split's speakers:
+  ``render_clips``; at ``--render-size``, 256 = the renderer's native output): the motion is rendered (ground-truth
   motion space: the synthetic face renderer with the speaker's true identity; renderer space: the
   renderer from the clip's first frame) and an independent judge, MediaPipe face mesh, measures
   the inner-lip opening on generated renders, on renders of the ground-truth motion and on the
@@ -40,6 +43,21 @@ from .table_files import write_table
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+
+
+def render_clips(clips: list, n: int, seed: int = 0) -> list:
+    """The `n` clips to render: round-robin over the speakers (in split order), each speaker's clips
+    in a seeded random order, so n ≥ speakers gives every held-out speaker a clip (the split lists
+    a speaker's clips together: its first n clips would be two or three speakers)."""
+    rng = np.random.default_rng(seed)
+    by_speaker: dict[str, list] = {}
+    for c in clips:
+        by_speaker.setdefault(c.speaker, []).append(c)
+    queues = [[group[i] for i in rng.permutation(len(group))] for group in by_speaker.values()]
+    out: list = []
+    while len(out) < n and any(queues):
+        out += [q.pop(0) for q in queues if q][: n - len(out)]
+    return out
 
 
 def best_lag(gen: list[np.ndarray], true: list[np.ndarray], max_lag: int = 5) -> tuple[int, dict[int, float]]:
@@ -85,7 +103,7 @@ def render_gt_space(source: GroundTruthMotion, identity_vec: np.ndarray, latent:
 
 @torch.no_grad()
 def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int = 20, guidance: float = 2.0,
-             seed: int = 0, strength: float = 1.0, render: int = 8, render_size: int = 192, max_clips: int = 0,
+             seed: int = 0, strength: float = 1.0, render: int = 20, render_size: int = 256, max_clips: int = 0,
              renderer: str | None = None, log=print) -> dict:
     bundle, ckpt = load_model(checkpoint, expected_kind=KIND)
     bundle: MotionBundle
@@ -104,7 +122,7 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
     w, b = torch.tensor(ro["w"]), float(ro["b"])
     sl = bundle.part_slice(bundle.cfg.lips_part)
     W = bundle.cfg.diffusion.window
-    res = {"gen": [], "ref": [], "true": [], "jaw_gen": [], "jaw_ref": [], "jaw_true": [], "z": []}
+    res = {"gen": [], "ref": [], "true": [], "truth_readout": [], "jaw_gen": [], "jaw_ref": [], "jaw_true": [], "z": []}
     sync = {"truth": [], "generated": [], "refined": []}
     t0 = time.time()
     frames_total = 0
@@ -114,6 +132,7 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
         zg, zr, zt = bundle.normalize(m), bundle.normalize(r), bundle.normalize(c.motion)
         res["gen"].append((zg[:, sl] @ w + b).numpy()); res["ref"].append((zr[:, sl] @ w + b).numpy())
         res["true"].append(c.mouth.numpy()); res["z"].append(zg.numpy())
+        res["truth_readout"].append((zt[:, sl] @ w + b).numpy())
         if src_name == "gt":
             res["jaw_gen"].append(m[:, 0].numpy()); res["jaw_ref"].append(r[:, 0].numpy()); res["jaw_true"].append(c.motion[:, 0].numpy())
         for k, x in (("truth", zt), ("generated", zg), ("refined", zr)):
@@ -129,6 +148,8 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
         "mouth_corr_motion_refined": _corr(cat("ref"), cat("true")),
         "mouth_corr_motion_per_clip": float(np.mean([_corr(g, t) for g, t in zip(res["gen"], res["true"])])),
         "mouth_corr_motion_per_clip_refined": float(np.mean([_corr(g, t) for g, t in zip(res["ref"], res["true"])])),
+        "mouth_corr_motion_truth": _corr(cat("truth_readout"), cat("true")),
+        "mouth_corr_motion_per_clip_truth": float(np.mean([_corr(g, t) for g, t in zip(res["truth_readout"], res["true"])])),
     }
     if src_name == "gt":
         out["jaw_open_corr"] = _corr(cat("jaw_gen"), cat("jaw_true"))
@@ -146,11 +167,14 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
     out["truth_frame_jump"] = float(np.mean(np.concatenate([np.linalg.norm(np.diff(bundle.normalize(c.motion).numpy(), axis=0), axis=1)
                                                             for c in clips])))
     if render > 0:
-        out.update(render_measure(bundle, source, corpus, clips[:render], render_size, seed, steps, guidance, strength, log))
+        picked = render_clips(clips, render, seed)
+        seeds = [seed + next(i for i, c in enumerate(clips) if c is p) for p in picked]  # the seeds evaluate() used
+        out["render_speakers"] = len({c.speaker for c in picked})
+        out.update(render_measure(bundle, source, corpus, picked, render_size, seeds, steps, guidance, strength, log))
     return out
 
 
-def render_measure(bundle, source, corpus, clips, size, seed, steps, guidance, strength, log) -> dict:
+def render_measure(bundle, source, corpus, clips, size, seeds, steps, guidance, strength, log) -> dict:
     """MediaPipe inner-lip opening on rendered generated/refined motion vs two references: the
     rendered ground-truth motion (same renderer: isolates the motion) and the clip's true video
     frames (what a viewer compares with; also bounded by the renderer). Pooled over all frames and
@@ -163,7 +187,7 @@ def render_measure(bundle, source, corpus, clips, size, seed, steps, guidance, s
     recs = {r.id: r for r in corpus.clips}
     with MediaPipeMesh() as mesh:
         for j, c in enumerate(clips):
-            gen = bundle.generate(c.raw, c.identity, seed=seed + j, steps=steps, guidance=guidance)  # as in evaluate()
+            gen = bundle.generate(c.raw, c.identity, seed=seeds[j], steps=steps, guidance=guidance)  # as in evaluate()
             ref = bundle.refine(gen, c.raw, strength)
             if isinstance(source, GroundTruthMotion):
                 ident = corpus.load_arrays(recs[c.id])["identity"]
@@ -182,7 +206,7 @@ def render_measure(bundle, source, corpus, clips, size, seed, steps, guidance, s
                     per_clip[k].append(_corr(o[a][ok], o[b][ok]))
             log(f"  rendered {j + 1}/{len(clips)}")
     cat = {k: np.concatenate(v) for k, v in pooled.items()}
-    out = {"render_clips": len(clips), "render_frames_detected": int(len(cat["truth"])),
+    out = {"render_clips": len(clips), "render_size": size, "render_frames_detected": int(len(cat["truth"])),
            "mouth_corr_rendered": _corr(cat["gen"], cat["truth"]), "mouth_corr_rendered_refined": _corr(cat["ref"], cat["truth"]),
            "mouth_corr_video": _corr(cat["gen"], cat["video"]), "mouth_corr_video_refined": _corr(cat["ref"], cat["video"]),
            "mouth_corr_truth_render_vs_video": _corr(cat["truth"], cat["video"])}
@@ -205,13 +229,15 @@ def render_renderer_space(renderer, corpus, rec, latent: torch.Tensor, size: int
 
 def markdown(r: dict) -> str:
     rows = [
-        ("mouth-opening corr., motion space (all frames)", r["mouth_corr_motion"], r["mouth_corr_motion_refined"]),
-        ("mouth-opening corr., motion space (mean per clip)", r["mouth_corr_motion_per_clip"], r["mouth_corr_motion_per_clip_refined"]),
+        ("mouth-opening corr., motion space (all frames; true motion: %.3f)" % r["mouth_corr_motion_truth"],
+         r["mouth_corr_motion"], r["mouth_corr_motion_refined"]),
+        ("mouth-opening corr., motion space (mean per clip; true motion: %.3f)" % r["mouth_corr_motion_per_clip_truth"],
+         r["mouth_corr_motion_per_clip"], r["mouth_corr_motion_per_clip_refined"]),
     ]
     if "jaw_open_corr" in r:
         rows.append(("jaw_open corr. (ground-truth motion field)", r["jaw_open_corr"], r["jaw_open_corr_refined"]))
     if "mouth_corr_rendered" in r:
-        n = f"{r['render_clips']} clips, {r['render_frames_detected']} frames"
+        n = f"{r['render_clips']} clips of {r.get('render_speakers', '?')} speakers, {r['render_size']}², {r['render_frames_detected']} frames"
         rows.append((f"mouth-opening corr., rendered + MediaPipe, vs rendered true motion ({n})",
                      r["mouth_corr_rendered"], r["mouth_corr_rendered_refined"]))
     if "mouth_corr_video" in r:
@@ -246,8 +272,10 @@ def main(argv=None) -> None:
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--strength", type=float, default=1.0, help="LipRefine strength")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--render", type=int, default=8, help="clips rendered and judged by MediaPipe (0 = none)")
-    ap.add_argument("--render-size", type=int, default=192)
+    ap.add_argument("--render", type=int, default=20, help="clips rendered and judged by MediaPipe, spread over "
+                    "the speakers (0 = none)")
+    ap.add_argument("--render-size", type=int, default=256, help="side of the rendered frames judged (256 = the "
+                    "renderer's native output and the corpus crop)")
     ap.add_argument("--renderer", default=None, help="renderer checkpoint (bundles trained on its motion space)")
     ap.add_argument("--max-clips", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
