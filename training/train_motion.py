@@ -60,10 +60,12 @@ class TrainMotionConfig:
     lips_weight: float = 3.0  # diffusion loss weight of the lips part (others 1)
     velocity_weight: float = 1.0  # diffusion loss weight of the frame-to-frame velocity term
     sync_loss_weight: float = 0.1  # LipRefine: weight of the sync-expert loss
+    refine_mouth_weight: float = 0.0  # LipRefine: weight of an L1 term on the mouth-opening readout of the lips
     width: int = 128  # motion diffusion transformer width
     depth: int = 4  # motion diffusion transformer depth
     max_clips: int = 0  # 0 = all clips of the split (a slice for quick runs)
     refine_sample_clips: int = 256  # LipRefine phase: training clips given one diffusion sample each
+    refine_sample_prob: float = 0.5  # LipRefine phase: share of inputs that are diffusion samples (rest: corrupted truth)
     eval_every: int = 500  # steps between validation/sample curves
     save_every: int = 250  # steps between resumable states
     cache_dir: str = DEFAULT_CACHE  # content-feature / renderer-latent cache (outside the repo)
@@ -184,12 +186,14 @@ class DiffusionPhase(nn.Module):
 
 
 class RefinePhase(nn.Module):
-    def __init__(self, bundle: MotionBundle, sync_weight: float):
+    def __init__(self, bundle: MotionBundle, sync_weight: float, mouth_weight: float = 0.0,
+                 readout_w: torch.Tensor | None = None):
         super().__init__()
         self.refiner, self.sync = bundle.refiner, bundle.sync
         for p in self.sync.parameters():
             p.requires_grad_(False)
-        self.sync_weight = sync_weight
+        self.sync_weight, self.mouth_weight = sync_weight, mouth_weight
+        self.register_buffer("readout_w", readout_w if readout_w is not None else torch.zeros(0), persistent=False)
 
     def forward(self, raw, lips_in, lips_true):
         out = self.refiner(lips_in, raw)
@@ -204,7 +208,12 @@ class RefinePhase(nn.Module):
         target = torch.arange(B, device=out.device)
         sync = F.cross_entropy(logits, target)
         base = F.l1_loss(lips_in, lips_true)
-        return {"loss": rec + self.sync_weight * sync, "l1": rec, "l1_input": base, "sync": sync}
+        losses = {"loss": rec + self.sync_weight * sync, "l1": rec, "l1_input": base, "sync": sync}
+        if self.mouth_weight > 0:  # along the (unit) lips direction the mouth-opening readout reads: [B, L]
+            mouth = F.l1_loss(out @ self.readout_w, lips_true @ self.readout_w)
+            losses["loss"] = losses["loss"] + self.mouth_weight * mouth
+            losses["mouth"] = mouth
+        return losses
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +319,8 @@ def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler:
         wgt[bundle.part_slice(bundle.cfg.lips_part)] = cfg.lips_weight
         module = DiffusionPhase(bundle, wgt, cfg.velocity_weight)
     else:
-        module = RefinePhase(bundle, cfg.sync_loss_weight)
+        module = RefinePhase(bundle, cfg.sync_loss_weight, cfg.refine_mouth_weight,
+                             readout[0].float() / readout[0].float().norm())  # unit direction: latent units
         bundle.eval()
         sel = list(range(0, len(train), max(1, len(train) // max(1, cfg.refine_sample_clips))))[:cfg.refine_sample_clips]
         samples = dict(zip(sel, diffusion_lips_samples(bundle, [train[i] for i in sel], seed=cfg.seed)))  # clip -> take
@@ -336,7 +346,7 @@ def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler:
             else:
                 raw, y, idx, st = sampler.lips_batch(cfg.batch, 48)
                 x = corrupt_lips(y, rest)
-                use = torch.rand(cfg.batch) < 0.5  # half of the inputs are real diffusion samples
+                use = torch.rand(cfg.batch) < cfg.refine_sample_prob  # real diffusion samples where there is one
                 for j in torch.nonzero(use).flatten().tolist():
                     if int(idx[j]) not in samples:
                         continue

@@ -37,3 +37,26 @@ def test_three_phases_resume_and_export(tmp_path):
     assert bundle.refiner.out[1].weight.abs().sum() > 0  # LipRefine's zero-initialised output was trained
     out = bundle.generate(torch.randn(30, 320), seed=0, steps=2)
     assert out.shape == (30, 18) and torch.isfinite(out).all()
+
+
+def test_refine_mouth_term_reads_only_the_readout_direction():
+    """LipRefine's mouth term: L1 along the unit readout direction; an error orthogonal to it costs
+    nothing there (but does in the plain L1), an error along it costs its length."""
+    from test_motion_bundle import raw, small_bundle
+
+    from see_the_speaker.training.train_motion import RefinePhase
+
+    bundle = small_bundle()
+    torch.nn.init.zeros_(bundle.refiner.out[1].weight)  # delta = 0: refined = input
+    torch.nn.init.zeros_(bundle.refiner.out[1].bias)
+    w = torch.tensor([3.0, 4.0, 0.0]) / 5  # unit readout direction over the 3 lips dims
+    phase = RefinePhase(bundle, sync_weight=0.0, mouth_weight=2.0, readout_w=w)
+    audio = raw(12)[None].expand(2, -1, -1)  # [B, L, F]
+    y = torch.randn(2, 12, 3)
+    ortho = torch.tensor([4.0, -3.0, 1.0])  # ⟂ w
+    out = phase(audio, y + ortho, y)
+    assert out["mouth"].item() < 1e-6 and out["l1"].item() > 1
+    out = phase(audio, y + 0.5 * w, y)
+    assert abs(out["mouth"].item() - 0.5) < 1e-5
+    assert abs(out["loss"].item() - (out["l1"].item() + 2.0 * 0.5)) < 1e-5
+    assert "mouth" not in RefinePhase(bundle, 0.0)(audio, y, y)
