@@ -61,6 +61,7 @@ class TrainMotionConfig:
     velocity_weight: float = 1.0  # diffusion loss weight of the frame-to-frame velocity term
     sync_loss_weight: float = 0.1  # LipRefine: weight of the sync-expert loss
     refine_mouth_weight: float = 0.0  # LipRefine: weight of an L1 term on the mouth-opening readout of the lips
+    refine_std_weight: float = 0.0  # LipRefine: weight of an L1 term on each window's per-dim std (keeps the amplitude)
     width: int = 128  # motion diffusion transformer width
     depth: int = 4  # motion diffusion transformer depth
     max_clips: int = 0  # 0 = all clips of the split (a slice for quick runs)
@@ -187,12 +188,12 @@ class DiffusionPhase(nn.Module):
 
 class RefinePhase(nn.Module):
     def __init__(self, bundle: MotionBundle, sync_weight: float, mouth_weight: float = 0.0,
-                 readout_w: torch.Tensor | None = None):
+                 readout_w: torch.Tensor | None = None, std_weight: float = 0.0):
         super().__init__()
         self.refiner, self.sync = bundle.refiner, bundle.sync
         for p in self.sync.parameters():
             p.requires_grad_(False)
-        self.sync_weight, self.mouth_weight = sync_weight, mouth_weight
+        self.sync_weight, self.mouth_weight, self.std_weight = sync_weight, mouth_weight, std_weight
         self.register_buffer("readout_w", readout_w if readout_w is not None else torch.zeros(0), persistent=False)
 
     def forward(self, raw, lips_in, lips_true):
@@ -213,6 +214,10 @@ class RefinePhase(nn.Module):
             mouth = F.l1_loss(out @ self.readout_w, lips_true @ self.readout_w)
             losses["loss"] = losses["loss"] + self.mouth_weight * mouth
             losses["mouth"] = mouth
+        if self.std_weight > 0:  # an L1-trained refiner regresses to the median: damped lips; keep each window's spread
+            spread = F.l1_loss(out.std(1), lips_true.std(1))  # [B, l]
+            losses["loss"] = losses["loss"] + self.std_weight * spread
+            losses["spread"] = spread
         return losses
 
 
@@ -320,7 +325,8 @@ def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler:
         module = DiffusionPhase(bundle, wgt, cfg.velocity_weight)
     else:
         module = RefinePhase(bundle, cfg.sync_loss_weight, cfg.refine_mouth_weight,
-                             readout[0].float() / readout[0].float().norm())  # unit direction: latent units
+                             readout[0].float() / readout[0].float().norm(),  # unit direction: latent units
+                             cfg.refine_std_weight)
         bundle.eval()
         sel = list(range(0, len(train), max(1, len(train) // max(1, cfg.refine_sample_clips))))[:cfg.refine_sample_clips]
         samples = dict(zip(sel, diffusion_lips_samples(bundle, [train[i] for i in sel], seed=cfg.seed)))  # clip -> take

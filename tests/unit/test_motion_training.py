@@ -60,3 +60,21 @@ def test_refine_mouth_term_reads_only_the_readout_direction():
     assert abs(out["mouth"].item() - 0.5) < 1e-5
     assert abs(out["loss"].item() - (out["l1"].item() + 2.0 * 0.5)) < 1e-5
     assert "mouth" not in RefinePhase(bundle, 0.0)(audio, y, y)
+
+
+def test_refine_spread_term_penalises_a_damped_window():
+    """The spread term compares each window's per-dim std: a shifted copy costs nothing, a damped one
+    costs the std it lost."""
+    from test_motion_bundle import raw, small_bundle
+
+    from see_the_speaker.training.train_motion import RefinePhase
+
+    bundle = small_bundle()
+    torch.nn.init.zeros_(bundle.refiner.out[1].weight)  # delta = 0: refined = input
+    torch.nn.init.zeros_(bundle.refiner.out[1].bias)
+    phase = RefinePhase(bundle, sync_weight=0.0, std_weight=1.0)
+    audio = raw(12)[None].expand(2, -1, -1)
+    y = torch.randn(2, 12, 3)
+    assert phase(audio, y + 0.7, y)["spread"].item() < 1e-6
+    damped = phase(audio, 0.5 * y, y)["spread"].item()
+    assert abs(damped - 0.5 * y.std(1).mean().item()) < 1e-5
