@@ -67,7 +67,7 @@ class ReportConfig:
     scfp_seeds: int = 4
     scfp_speakers: int = 0  # 0 = every held-out speaker (val + test)
     scfp_steps: int | None = None  # None = the bundle's
-    render_clips: int = 8  # eval_motion: clips rendered and judged by MediaPipe
+    render_clips: int = 20  # eval_motion: clips rendered and judged by MediaPipe (spread over the speakers: one each)
     clip: str | None = None  # clip of sections 3-4 (default: the longest of the split; --quick: the shortest)
     identity_every: int = 1  # section 4: judge every Nth frame
     speed_seconds: tuple[float, ...] = (10.0, 60.0)
