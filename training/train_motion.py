@@ -11,8 +11,9 @@ Phases (each resumable from `<out>/<phase>/state.safetensors`; a finished phase 
    same clip shifted by 2-8 frames).
 2. ``diffusion``: content encoder + motion diffusion, x0 prediction with per-part weights, a
    velocity term, audio dropout (guidance) and context dropout (first window).
-3. ``refine``: LipRefine on diffusion samples and corrupted ground-truth lips, L1 to the true lips
-   + the frozen sync expert's contrastive loss.
+3. ``refine``: LipRefine on the diffusion model's own samples of the training clips (and, with
+   refine_sample_prob < 1, corrupted ground-truth lips), L1 to the true lips + the frozen sync
+   expert's contrastive loss + a term keeping each window's spread (refine_std_weight).
 
 The finished bundle is `<out>/motion.safetensors` (kind "motion"); training/export_motion.py
 copies it to weights/. Metrics: `<out>/<phase>/metrics.jsonl`; curves: `<out>/<phase>/samples/*.png`.
@@ -61,12 +62,12 @@ class TrainMotionConfig:
     velocity_weight: float = 1.0  # diffusion loss weight of the frame-to-frame velocity term
     sync_loss_weight: float = 0.1  # LipRefine: weight of the sync-expert loss
     refine_mouth_weight: float = 0.0  # LipRefine: weight of an L1 term on the mouth-opening readout of the lips
-    refine_std_weight: float = 0.0  # LipRefine: weight of an L1 term on each window's per-dim std (keeps the amplitude)
+    refine_std_weight: float = 1.0  # LipRefine: weight of an L1 term on each window's per-dim std, keeps the amplitude (first recipe: 0)
     width: int = 128  # motion diffusion transformer width
     depth: int = 4  # motion diffusion transformer depth
     max_clips: int = 0  # 0 = all clips of the split (a slice for quick runs)
-    refine_sample_clips: int = 256  # LipRefine phase: training clips given one diffusion sample each
-    refine_sample_prob: float = 0.5  # LipRefine phase: share of inputs that are diffusion samples (rest: corrupted truth)
+    refine_sample_clips: int = 1600  # LipRefine phase: training clips given one diffusion sample each (first recipe: 256)
+    refine_sample_prob: float = 1.0  # LipRefine phase: share of inputs that are diffusion samples, rest corrupted truth (first recipe: 0.5)
     eval_every: int = 500  # steps between validation/sample curves
     save_every: int = 250  # steps between resumable states
     cache_dir: str = DEFAULT_CACHE  # content-feature / renderer-latent cache (outside the repo)
