@@ -59,7 +59,7 @@ class ReportConfig:
     quick: bool = False
     skip: tuple[str, ...] = ()
     split: str = "test"  # held-out split of the renderer / motion sections
-    clips: int = 20  # held-out clips for the renderer and motion evaluations
+    clips: int = 20  # held-out clips of the renderer evaluation (the motion table uses every clip of the split; --quick: this many)
     seed: int = 0
     steps: int = 20  # Motion Diffusion DDIM steps
     guidance: float = 2.0
