@@ -124,11 +124,13 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
     W = bundle.cfg.diffusion.window
     res = {"gen": [], "ref": [], "true": [], "truth_readout": [], "jaw_gen": [], "jaw_ref": [], "jaw_true": [], "z": []}
     sync = {"truth": [], "generated": [], "refined": []}
+    motions = {}  # clip id -> (generated, refined) motion [T, D], reused by the rendered measure
     t0 = time.time()
     frames_total = 0
     for j, c in enumerate(clips):
         m = bundle.generate(c.raw, c.identity, seed=seed + j, steps=steps, guidance=guidance)
         r = bundle.refine(m, c.raw, strength)
+        motions[c.id] = (m, r)
         zg, zr, zt = bundle.normalize(m), bundle.normalize(r), bundle.normalize(c.motion)
         res["gen"].append((zg[:, sl] @ w + b).numpy()); res["ref"].append((zr[:, sl] @ w + b).numpy())
         res["true"].append(c.mouth.numpy()); res["z"].append(zg.numpy())
@@ -168,17 +170,17 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
                                                             for c in clips])))
     if render > 0:
         picked = render_clips(clips, render, seed)
-        seeds = [seed + next(i for i, c in enumerate(clips) if c is p) for p in picked]  # the seeds evaluate() used
         out["render_speakers"] = len({c.speaker for c in picked})
-        out.update(render_measure(bundle, source, corpus, picked, render_size, seeds, steps, guidance, strength, log))
+        out.update(render_measure(source, corpus, [(c, *motions[c.id]) for c in picked], render_size, log))
     return out
 
 
-def render_measure(bundle, source, corpus, clips, size, seeds, steps, guidance, strength, log) -> dict:
+def render_measure(source, corpus, items, size, log) -> dict:
     """MediaPipe inner-lip opening on rendered generated/refined motion vs two references: the
     rendered ground-truth motion (same renderer: isolates the motion) and the clip's true video
     frames (what a viewer compares with; also bounded by the renderer). Pooled over all frames and
-    mean of per-clip correlations (pooling mixes faces whose openings differ in scale)."""
+    mean of per-clip correlations (pooling mixes faces whose openings differ in scale).
+    items: (clip, generated motion, refined motion) as evaluate() made them."""
     import cv2
 
     from .face_judges import MediaPipeMesh
@@ -186,9 +188,7 @@ def render_measure(bundle, source, corpus, clips, size, seeds, steps, guidance, 
     per_clip = {k: [] for k in ("gen_truth", "ref_truth", "gen_video", "ref_video", "truth_video")}
     recs = {r.id: r for r in corpus.clips}
     with MediaPipeMesh() as mesh:
-        for j, c in enumerate(clips):
-            gen = bundle.generate(c.raw, c.identity, seed=seeds[j], steps=steps, guidance=guidance)  # as in evaluate()
-            ref = bundle.refine(gen, c.raw, strength)
+        for j, (c, gen, ref) in enumerate(items):
             if isinstance(source, GroundTruthMotion):
                 ident = corpus.load_arrays(recs[c.id])["identity"]
                 fr = [render_gt_space(source, ident, x.numpy(), size) for x in (gen, ref, c.motion)]
@@ -204,9 +204,9 @@ def render_measure(bundle, source, corpus, clips, size, seeds, steps, guidance, 
                 a, b = k.split("_")
                 if ok.sum() > 2 and o[a][ok].std() > 0 and o[b][ok].std() > 0:
                     per_clip[k].append(_corr(o[a][ok], o[b][ok]))
-            log(f"  rendered {j + 1}/{len(clips)}")
+            log(f"  rendered {j + 1}/{len(items)}")
     cat = {k: np.concatenate(v) for k, v in pooled.items()}
-    out = {"render_clips": len(clips), "render_size": size, "render_frames_detected": int(len(cat["truth"])),
+    out = {"render_clips": len(items), "render_size": size, "render_frames_detected": int(len(cat["truth"])),
            "mouth_corr_rendered": _corr(cat["gen"], cat["truth"]), "mouth_corr_rendered_refined": _corr(cat["ref"], cat["truth"]),
            "mouth_corr_video": _corr(cat["gen"], cat["video"]), "mouth_corr_video_refined": _corr(cat["ref"], cat["video"]),
            "mouth_corr_truth_render_vs_video": _corr(cat["truth"], cat["video"])}
