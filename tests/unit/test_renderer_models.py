@@ -218,3 +218,79 @@ def test_chunked_rendering_matches_one_batch():
     a = render_sequence(r, frames[:1], m, 0.7, None, batch=2)
     b = render_sequence(r, frames[:1], m, 0.7, None, batch=5)
     assert a.shape == (5, 256, 256, 3) and torch.allclose(a, b, atol=1e-5)
+
+
+def test_mouth_painter_starts_as_the_identity_and_paints_only_the_mouth():
+    """A fresh painter (zero output conv) changes nothing; with weights it changes the pixels of the
+    mouth box (carried by the head pose) and leaves the rest of the frame bit-identical."""
+    from see_the_speaker.models.mouth_painter import MouthPainter, MouthPainterConfig
+
+    spec = MotionLatentSpec()
+    painter = MouthPainter(MouthPainterConfig(enabled=True, ch=(8, 8, 8), cond=8), spec, pixel_channels=4).eval()
+    out, pixels = torch.rand(2, 3, 128, 128), torch.rand(2, 4, 128, 128)
+    m_src, m_drv = torch.randn(2, spec.dim) * 0.1, torch.randn(2, spec.dim) * 0.1
+    m_drv[:, -6:] = 0  # head pose 0: the crop is the canonical box
+    with torch.no_grad():
+        assert torch.equal(painter(out, pixels, m_src, m_drv), out)
+        randomize(painter)
+        painted = painter(out, pixels, m_src, m_drv)
+    diff = (painted - out).abs().amax(1)[0]  # [H,W]
+    c = MouthPainterConfig()
+    ys, xs = torch.nonzero(diff > 0, as_tuple=True)
+    box = c.box * 128
+    assert ys.numel() > 0
+    assert ys.float().mean().item() == pytest.approx(c.center[1] * 128, abs=2)  # centred on the canonical mouth
+    assert xs.float().mean().item() == pytest.approx(c.center[0] * 128, abs=2)
+    assert (ys.max() - ys.min()).item() <= box + 1 and (xs.max() - xs.min()).item() <= box + 1
+    # a head-pose translation moves the painted box with the head
+    shifted = m_drv.clone()
+    shifted[:, spec.dim - 6 + 2] = 0.25  # affine x translation, [-1,1] units = 16 px at 128²
+    with torch.no_grad():
+        moved = (painter(out, pixels, m_src, shifted) - out).abs().amax(1)[0]
+    xs2 = torch.nonzero(moved > 0, as_tuple=True)[1]
+    assert xs2.float().mean().item() == pytest.approx(xs.float().mean().item() + 16, abs=2)
+
+
+def test_mouth_painter_reads_the_lips_motion():
+    """Different lips motion, same frame: a different painted mouth (the code reaches the UNet)."""
+    from see_the_speaker.models.mouth_painter import MouthPainter, MouthPainterConfig
+
+    spec = MotionLatentSpec()
+    painter = randomize(MouthPainter(MouthPainterConfig(enabled=True, ch=(8, 8, 8), cond=8), spec, 0)).eval()
+    out, m = torch.rand(1, 3, 64, 64), torch.zeros(1, spec.dim)
+    lips = m.clone()
+    lips[:, 0] = 1.0
+    with torch.no_grad():
+        a, b = painter(out, None, m, m), painter(out, None, m, lips)
+    assert not torch.allclose(a, b)
+
+
+def test_renderer_with_painter_round_trips_and_older_bundles_load(tmp_path):
+    cfg = tiny_config()
+    cfg.painter.enabled = True
+    cfg.painter.ch, cfg.painter.cond = (8, 8, 8), 8
+    r = randomize(Renderer(cfg)).eval()
+    path = save_module(str(tmp_path / "p.safetensors"), KIND, cfg, r)
+    r2, _ = load_model(path, expected_kind=KIND)
+    assert r2.mouth_painter is not None
+    with torch.no_grad():
+        app, _ = r.encode_portrait(torch.rand(1, 3, 64, 64))
+        m = r.encode_motion(torch.rand(3, 3, 64, 64))
+        assert torch.allclose(r.render(app, m[:1], m), r2.render(app, m[:1], m), atol=1e-5)
+    plain = save_module(str(tmp_path / "q.safetensors"), KIND, tiny_config(), Renderer(tiny_config()))
+    assert load_model(plain, expected_kind=KIND)[0].mouth_painter is None
+
+
+def test_mouth_painter_residual_has_no_mean_colour():
+    """zero_mean: whatever the UNet outputs, the pasted change has zero window-weighted mean per
+    channel (a constant output conv bias, i.e. a pure tint, changes nothing)."""
+    from see_the_speaker.models.mouth_painter import MouthPainter, MouthPainterConfig
+
+    spec = MotionLatentSpec()
+    painter = MouthPainter(MouthPainterConfig(enabled=True, ch=(8, 8, 8), cond=8), spec, 0).eval()
+    out, m = torch.rand(1, 3, 128, 128), torch.zeros(1, spec.dim)
+    with torch.no_grad():
+        painter.out.bias.fill_(0.3)  # a tint only
+        assert torch.allclose(painter(out, None, m, m), out, atol=1e-6)
+        painter.cfg.zero_mean = False
+        assert (painter(out, None, m, m) - out).mean() > 0.01

@@ -200,3 +200,64 @@ def test_pixel_path_added_to_an_init_bundle(tiny_corpus, tmp_path):
         app, _ = r.encode_portrait(torch.rand(1, 3, 64, 64))
         m = r.encode_motion(torch.rand(2, 3, 64, 64))
         assert app.image is not None and r.render(app, m[:1], m).shape == (2, 3, 256, 256)
+
+
+def test_mouth_painter_trained_alone(tiny_corpus, tmp_path):
+    """--mouth-painter --mouth-train painter on a bundle without it: only the painter's weights
+    change (everything else bit-identical), and the export loads with the painter."""
+    from see_the_speaker.checkpoint import load_checkpoint, load_model
+    from see_the_speaker.models.renderer import KIND
+
+    base = dict(corpus=str(tiny_corpus), batch=2, workers=0, log_every=1, sample_every=100, save_every=100,
+                threads=1, model=tiny_config())
+    train(TrainConfig(out=str(tmp_path / "a"), steps=(1, 1, 0, 0), pixel_path=True, **base))
+    first = export(str(tmp_path / "a"), str(tmp_path / "a.safetensors"))
+    out = str(tmp_path / "b")
+    train(TrainConfig(out=out, steps=(0, 0, 0, 2), init=first, mouth_painter=True, mouth_train="painter",
+                      mouth_lr=1e-2, w_motion=1.0, **base))
+    tuned = export(out, str(tmp_path / "b.safetensors"))
+    a, b = load_checkpoint(first), load_checkpoint(tuned)
+    added = sorted(set(b.tensors) - set(a.tensors))
+    assert added and all(k.startswith("mouth_painter.") for k in added)
+    assert all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+    assert b.config["painter"]["enabled"] is True
+    assert any(b.tensors[k].abs().sum() > 0 for k in added if k.startswith("mouth_painter.out."))  # trained
+    r, _ = load_model(tuned, expected_kind=KIND)
+    assert r.mouth_painter is not None
+    with pytest.raises(ValueError, match="mouth painter"):
+        train(TrainConfig(out=str(tmp_path / "c"), steps=(0, 0, 0, 1), init=first, mouth_train="painter", **base))
+
+
+def test_adversarial_mouth_term_trains_a_discriminator_that_is_not_exported(tiny_corpus, tmp_path):
+    from safetensors.torch import load_file
+
+    from see_the_speaker.checkpoint import load_checkpoint
+
+    base = dict(corpus=str(tiny_corpus), batch=2, workers=0, log_every=1, sample_every=100, save_every=100,
+                threads=1, model=tiny_config())
+    train(TrainConfig(out=str(tmp_path / "a"), steps=(1, 1, 0, 0), **base))
+    first = export(str(tmp_path / "a"), str(tmp_path / "a.safetensors"))
+    out = str(tmp_path / "b")
+    cfg = TrainConfig(out=out, steps=(0, 0, 0, 2), init=first, mouth_painter=True, w_adv=0.1, **base)
+    train(cfg)
+    rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
+    assert all(np.isfinite(r["g_adv"]) and np.isfinite(r["d_loss"]) for r in rows)
+    state = load_file(os.path.join(out, "state.safetensors"))
+    disc = {k: v for k, v in state.items() if k.startswith("module.disc.")}
+    assert disc and any(k.startswith("optim.opt_d.") for k in state)
+    cfg.steps = (0, 0, 0, 3)  # resumes with the discriminator and its optimiser
+    train(cfg)
+    assert [json.loads(x)["step"] for x in open(os.path.join(out, "metrics.jsonl"))] == [1, 2, 3]
+    tuned = export(out, str(tmp_path / "b.safetensors"))
+    assert not any("disc" in k for k in load_checkpoint(tuned).tensors)
+
+
+def test_hinge_losses():
+    from see_the_speaker.training.mouth_discriminator import MouthDiscriminator, discriminator_loss, generator_loss
+
+    d = MouthDiscriminator()
+    assert d(torch.rand(2, 3, 64, 64)).shape == (2, 1, 8, 8)
+    real, fake = torch.full((2, 1, 8, 8), 2.0), torch.full((2, 1, 8, 8), -2.0)
+    assert discriminator_loss(real, fake).item() == 0.0  # both beyond the margin
+    assert discriminator_loss(fake, real).item() == pytest.approx(6.0)
+    assert generator_loss(fake).item() == pytest.approx(2.0)
