@@ -4,8 +4,7 @@ Pure reconstruction on held-out clips (the clips `evaluation/eval_renderer.py` p
 frame, motion latent = the motion encoder on the true frames). The warp is run once per frame; then
 the HR decoder is fed different 16² code features, at different fidelities w (the CodeFormer-style
 weight of the warped portrait features fused at 32² and 64², models/hr_decoder.py; a decoder with
-the pixel path also gets the portrait's pixels moved by the same warp; a renderer with a mouth
-painter repaints every row's mouth after the decoder, as Renderer.decode does):
+the pixel path also gets the portrait's pixels moved by the same warp):
 
 * ``transformer``: the normal path, argmax of the code transformer (models/code_transformer.py);
 * ``soft``: the transformer's softmax expectation over the codebook (VectorQuantizer.soft_lookup)
@@ -147,10 +146,6 @@ def main() -> int:
         for s in range(1, len(m), 16):
             e = min(s + 16, len(m))
             b = e - s
-
-            def paint(out, pixels, m_drv):  # the renderer's mouth painter, when it has one (Renderer.decode)
-                return out if r.mouth_painter is None else r.mouth_painter(out, pixels, m[:1].expand(b, -1), m_drv)
-
             wr = r.warp(app.expand(b).feat, app.expand(b).skip, m[:1].expand(b, -1), m[s:e])
             pix = warp_image(gt[:1].expand(b, -1, -1, -1), wr)  # [b,4,S,S] portrait moved by the grid
             warped.append(pix[:, :3])
@@ -174,9 +169,9 @@ def main() -> int:
                     wg = r.warp(app.expand(b).feat, app.expand(b).skip, m[:1].expand(b, -1), md)
                     codes = r.quantizer.lookup(r.code_transformer(wg.feat).argmax(-1))
                     pg = warp_image(gt[:1].expand(b, -1, -1, -1), wg) if pix is not None else None
-                    outs[k].append(paint(r.decoder(codes, wg.feat, wg.skip, k[2], pg), pg, md).clamp(0, 1))
+                    outs[k].append(r.decoder(codes, wg.feat, wg.skip, k[2], pg).clamp(0, 1))
                     continue
-                outs[k].append(paint(r.decoder(src[k[1]], wr.feat, wr.skip, k[2], pix), pix, m[s:e]).clamp(0, 1))
+                outs[k].append(r.decoder(src[k[1]], wr.feat, wr.skip, k[2], pix).clamp(0, 1))
         idx_t, idx_n, warped = torch.cat(idx_t), torch.cat(idx_n), torch.cat(warped)
         hit, mcs = (idx_t == idx_n), mc[1:]
         acc_mouth.append(hit[mcs].float().mean().item())

@@ -7,7 +7,6 @@ wrapper, VQ codebook (+ its encoder), code transformer and HR decoder in one mod
     Appearance + m_src + m_drv ──MotionWarp──► warped feat/skip (+ warped pixels: warp_image)
                                  └─CodeTransformer─► code indices ─VQ lookup─► codebook features
     codebook features + fidelity·warped ──HRDecoder──► frames [B,3,out,out]
-    frames + warped pixels + lips/expression motion ──MouthPainter──► frames (optional; mouth_painter.py)
 
 Public API: `encode_portrait(img)`, `encode_motion(frames)`, `render(appearance, source_motion,
 driving_motion, fidelity, out_size)`. Images are [B,3,H,W] float 0..1 canonical aligned crops
@@ -30,7 +29,6 @@ from .identity_encoder import Appearance, IdentityEncoder, IdentityEncoderConfig
 from .motion_encoder import MotionEncoder, MotionEncoderConfig
 from .motion_latent import MotionLatentSpec
 from .motion_warp import MotionWarp, MotionWarpConfig, WarpResult, warp_image
-from .mouth_painter import MouthPainter, MouthPainterConfig
 from .render_blocks import to_internal
 from .vq_codebook import CodebookEncoder, VectorQuantizer, VQConfig
 
@@ -47,7 +45,6 @@ class RendererConfig:
     vq: VQConfig = field(default_factory=VQConfig)
     transformer: CodeTransformerConfig = field(default_factory=CodeTransformerConfig)
     decoder: HRDecoderConfig = field(default_factory=HRDecoderConfig)
-    painter: MouthPainterConfig = field(default_factory=MouthPainterConfig)  # mouth repainting at the output size (off = older bundles)
     default_fidelity: float = 1.0  # fidelity the nodes start with (1 = follow the portrait)
 
     def __post_init__(self):
@@ -71,8 +68,6 @@ class Renderer(nn.Module):
         self.quantizer = VectorQuantizer(cfg.vq)
         self.code_transformer = CodeTransformer(cfg.transformer)
         self.decoder = HRDecoder(cfg.decoder)
-        self.mouth_painter = (MouthPainter(cfg.painter, cfg.spec, 4 if cfg.decoder.pixel_path else 0)
-                              if cfg.painter.enabled else None)
 
     @property
     def spec(self) -> MotionLatentSpec:
@@ -130,8 +125,6 @@ class Renderer(nn.Module):
         codes = self.quantizer.lookup(logits.argmax(-1))  # [B,code_dim,16,16]
         pixels = warp_image(appearance.image, wr) if appearance.image is not None else None  # [B,4,out,out]
         out = self.decoder(codes, wr.feat, wr.skip, fidelity, pixels)
-        if self.mouth_painter is not None:
-            out = self.mouth_painter(out, pixels, m_src, m_drv)
         return out, {"warp": wr, "logits": logits}
 
     def autoencode(self, img: torch.Tensor) -> tuple[torch.Tensor, "object"]:

@@ -28,13 +28,6 @@ Phases run back to back on one global step counter (a resumed run continues in i
    uncertain mouth); the flow term alone makes the warp itself open the mouth (per-clip
    correlation of the rendered opening 0.47 -> 0.67 after 1,000 steps, PSNR up).
 
-Mouth painter (``--mouth-painter``, models/mouth_painter.py): a small UNet that repaints the mouth
-at the output resolution from the lips/expression motion, added to the renderer (or to an
-``--init`` bundle, zero-initialised). ``--mouth-train painter`` makes the mouth phase train it alone,
-so every other weight stays bit-identical. ``--w-adv`` adds a hinge PatchGAN term on 64² mouth
-crops (training/mouth_discriminator.py; the discriminator is saved with the run state for resuming,
-never exported): regression terms paint an uncertain mouth as a blur, the discriminator penalises it.
-
 ``--init BUNDLE`` starts a fresh run from an exported renderer's weights, e.g. ``--steps 0 0 0 1000
 --init weights/renderer_default.safetensors`` runs only the mouth phase on a trained renderer.
 
@@ -62,13 +55,10 @@ from ..data.loader import FramePairDataset, LoaderConfig, make_loader
 from ..models.motion_warp import warp_image
 from ..models.renderer import Renderer, RendererConfig
 from ..models.render_blocks import to_internal
-from .mouth_discriminator import MouthDiscriminator, discriminator_loss, generator_loss
-from .render_losses import (landmark_flow_loss, motion_consistency_loss, mouth_crops, mouth_eye_targets, mouth_loss, pose_targets,
-                           psnr, reconstruction_loss, region_weights)
+from .render_losses import landmark_flow_loss, motion_consistency_loss, mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights
 from .runtime import Runtime, RuntimeConfig
 
 PHASES = ("codebook", "reconstruct", "transformer", "mouth")
-ADV_CROP = 64  # side of the mouth crops the discriminator judges
 
 
 @dataclass
@@ -91,11 +81,7 @@ class TrainConfig:
     w_flow: float = 0.0  # landmark correspondence of the warp grid (reconstruct and mouth phases; 0 = logged only)
     w_motion: float = 0.0  # motion consistency: the frozen motion encoder reads the driving motion back from the output (mouth phase)
     pixel_path: bool = False  # give the HR decoder its pixel path (hr_decoder.py); with --init, added to that bundle
-    mouth_painter: bool = False  # add the mouth painter (models/mouth_painter.py); with --init, added to that bundle
-    mouth_train: str = "all"  # mouth phase trains "all" (warper, code transformer, decoder, painter) or "painter" alone
     mouth_lr: float = 2e-4  # peak learning rate of the mouth phase (a fine-tune of trained modules)
-    w_adv: float = 0.0  # mouth-crop adversarial term (hinge PatchGAN, training/mouth_discriminator.py; mouth phase)
-    disc_lr: float = 2e-4  # discriminator learning rate (Adam, betas 0.5 / 0.999)
     motion_noise: float = 0.02  # Gaussian noise on the motion latent in training (smooth latent space)
     full_fidelity_prob: float = 0.75  # reconstruct phase: P(fidelity = 1), else U(0, 1)
     workers: int = 1  # DataLoader workers per process
@@ -119,10 +105,7 @@ def phase_of(step: int, steps: tuple[int, ...]) -> tuple[str, int, int]:
     return "done", 0, 1
 
 
-MOUTH_TRAIN = ("all", "painter")
-
-
-def set_trainable(r: Renderer, phase: str, mouth_train: str = "all") -> None:
+def set_trainable(r: Renderer, phase: str) -> None:
     for p in r.parameters():
         p.requires_grad_(False)
     mods: list[nn.Module]
@@ -135,12 +118,8 @@ def set_trainable(r: Renderer, phase: str, mouth_train: str = "all") -> None:
         mods = [r.code_transformer, r.decoder.fuse32, r.decoder.fuse64]
         if r.cfg.decoder.pixel_path:
             mods += [r.decoder.fuse128, r.decoder.blend]
-    elif mouth_train == "painter":  # mouth, painter alone: the rest of the renderer stays bit-identical
-        if r.mouth_painter is None:
-            raise ValueError("mouth_train='painter' needs a renderer with a mouth painter (--mouth-painter)")
-        mods = [r.mouth_painter]
     else:  # mouth: everything after the encoders; the motion space stays as it is
-        mods = [r.warp, r.code_transformer, r.decoder] + ([r.mouth_painter] if r.mouth_painter is not None else [])
+        mods = [r.warp, r.code_transformer, r.decoder]
     for m in mods:
         for p in m.parameters():
             p.requires_grad_(True)
@@ -154,7 +133,6 @@ class RenderTrainer(nn.Module):
         self.r = renderer
         self.cfg = cfg
         self.frame_size = frame_size  # side of the frames the batch's landmarks are measured in
-        self.mouth_pair: tuple[torch.Tensor, torch.Tensor] | None = None  # (rendered, true) mouth crops of the last batch
 
     def forward(self, batch: dict, phase: str) -> tuple[torch.Tensor, dict]:
         r, cfg = self.r, self.cfg
@@ -200,9 +178,6 @@ class RenderTrainer(nn.Module):
             mouth = mouth_loss(out, target, batch["driving_landmarks"], self.frame_size)
             loss = loss + cfg.w_mouth * mouth
             metrics["mouth"] = mouth
-        if phase == "mouth" and cfg.w_adv > 0:  # for the adversarial term (train(): outside DDP)
-            lm = batch["driving_landmarks"]
-            self.mouth_pair = (mouth_crops(out, lm, self.frame_size, ADV_CROP), mouth_crops(target, lm, self.frame_size, ADV_CROP))
         if phase == "mouth" and cfg.w_motion > 0:
             consistency = motion_consistency_loss(r, out, m_drv)
             loss = loss + cfg.w_motion * consistency
@@ -275,13 +250,13 @@ def load_init(path: str):
     return load_checkpoint(path, expected_kind=KIND)
 
 
-ADDABLE_MODULES = ("decoder.fuse128.", "decoder.blend.", "mouth_painter.")  # what --pixel-path / --mouth-painter add to an --init bundle
+PIXEL_PATH_MODULES = ("decoder.fuse128.", "decoder.blend.")  # what --pixel-path adds to an --init bundle
 
 
 def load_init_weights(renderer: Renderer, tensors: dict[str, torch.Tensor], name: str) -> list[str]:
-    """Load an --init bundle's weights; the pixel path's and the mouth painter's modules may be
-    missing from it (they keep their fresh init). -> the keys that were not in the bundle."""
-    fresh = {k: v for k, v in renderer.state_dict().items() if k not in tensors and k.startswith(ADDABLE_MODULES)}
+    """Load an --init bundle's weights; the pixel path's modules may be missing from it (they keep
+    their fresh init). -> the keys that were not in the bundle."""
+    fresh = {k: v for k, v in renderer.state_dict().items() if k not in tensors and k.startswith(PIXEL_PATH_MODULES)}
     added = sorted(fresh)
     check_state_dict(renderer, {**tensors, **fresh}, name=name)
     renderer.load_state_dict({**{k: v.float() for k, v in tensors.items()}, **fresh})
@@ -306,21 +281,12 @@ def train(cfg: TrainConfig) -> str:
     if init is not None:
         cfg.model = config_from_dict(RendererConfig, init.config, where=f"--init {cfg.init}")
     cfg.model.decoder.pixel_path = cfg.model.decoder.pixel_path or cfg.pixel_path
-    cfg.model.painter.enabled = cfg.model.painter.enabled or cfg.mouth_painter
-    if cfg.mouth_train not in MOUTH_TRAIN:
-        raise ValueError(f"mouth_train must be one of {MOUTH_TRAIN}, got {cfg.mouth_train!r}")
     rt.write_config(cfg)
     ds, loader = make_data(cfg, rt)
     renderer = Renderer(cfg.model)
     trainer = RenderTrainer(renderer, cfg, ds.size).to(rt.device)  # landmarks come in pixels of the loader's frames
     opt = torch.optim.AdamW(renderer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    modules, optimizers = {"renderer": renderer}, {"opt": opt}
-    disc = opt_d = None
-    if cfg.w_adv > 0:  # not DDP-wrapped: its gradients are averaged by hand (rt.average_grads)
-        disc = MouthDiscriminator().to(rt.device)
-        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.999))
-        modules["disc"], optimizers["opt_d"] = disc, opt_d
-    step = rt.resume(modules, optimizers)
+    step = rt.resume({"renderer": renderer}, {"opt": opt})
     if step == 0 and init is not None:
         added = load_init_weights(renderer, init.tensors, cfg.init)
         if rt.is_main:
@@ -333,7 +299,7 @@ def train(cfg: TrainConfig) -> str:
     while step < total:
         phase, k, n = phase_of(step, cfg.steps)
         if phase != current_phase:  # (re)build DDP over this phase's trainable parameters
-            set_trainable(renderer, phase, cfg.mouth_train)
+            set_trainable(renderer, phase)
             renderer.train()
             if phase != "codebook":
                 renderer.quantizer.eval()  # frozen: no dead-code restarts after phase 1
@@ -361,14 +327,8 @@ def train(cfg: TrainConfig) -> str:
         lr = lr_at(cfg, k, n, phase)
         for g in opt.param_groups:
             g["lr"] = lr
-        adv = disc is not None and phase == "mouth"
         with rt.autocast():
             loss, metrics = model(batch, phase)
-            if adv:
-                disc.requires_grad_(False)
-                g_adv = generator_loss(disc(trainer.mouth_pair[0]))
-                loss = loss + cfg.w_adv * g_adv
-                metrics["g_adv"] = g_adv
         opt.zero_grad(set_to_none=True)
         rt.backward(loss)
         if phase == "reconstruct" and cfg.decoder_lr_scale != 1.0:
@@ -376,19 +336,6 @@ def train(cfg: TrainConfig) -> str:
                 if p.grad is not None:
                     p.grad.mul_(cfg.decoder_lr_scale)  # Adam is scale-invariant; this mainly damps early steps
         rt.optimizer_step(opt, [p for p in renderer.parameters() if p.requires_grad], max_norm=1.0)
-        if adv:  # discriminator step on the same crops (rendered ones detached), in fp32 (no loss scaler)
-            disc.requires_grad_(True)
-            fake, real = (x.detach().float() for x in trainer.mouth_pair)
-            d_real, d_fake = disc(real), disc(fake)
-            d_loss = discriminator_loss(d_real, d_fake)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            rt.average_grads(list(disc.parameters()))
-            for g in opt_d.param_groups:
-                g["lr"] = cfg.disc_lr
-            opt_d.step()
-            metrics.update(d_loss=d_loss.detach(), d_real=d_real.detach().mean(), d_fake=d_fake.detach().mean())
-            trainer.mouth_pair = None
         step += 1
         for key, v in metrics.items():
             acc[key] = acc.get(key, 0.0) + float(v.detach() if torch.is_tensor(v) else v)
@@ -403,7 +350,7 @@ def train(cfg: TrainConfig) -> str:
         if rt.is_main and (step % cfg.sample_every == 0 or step == total):
             write_samples(renderer, batch, phase, os.path.join(cfg.out, "samples", f"{step:06d}_{phase}.png"))
         if step % cfg.save_every == 0 or step == total or phase_of(step, cfg.steps)[0] != phase:
-            rt.save_state(step, modules, optimizers, extra={"phase": phase})
+            rt.save_state(step, {"renderer": renderer}, {"opt": opt}, extra={"phase": phase})
     return os.path.join(cfg.out, "state.safetensors")
 
 
@@ -417,7 +364,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(e.g. --steps 0 0 0 1000 --init weights/renderer_default.safetensors)")
     p.add_argument("--batch", type=int, default=d.batch, help="pairs per step per process")
     p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--mouth-lr", type=float, default=d.mouth_lr, help="peak learning rate of the mouth phase")
     p.add_argument("--w-mouth", type=float, default=d.w_mouth, help="weight of the mouth-crop pixel term (mouth phase)")
     p.add_argument("--w-flow", type=float, default=d.w_flow, help="weight of the landmark correspondence of the warp "
                    "grid: the flow at each driving landmark must point at that landmark in the source (reconstruct "
@@ -427,14 +373,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "and expression (mouth phase)")
     p.add_argument("--pixel-path", action="store_true", help="give the HR decoder the pixel path: the warped "
                    "portrait pixels fused at 128² and blended into the output (added to an --init bundle without it)")
-    p.add_argument("--w-adv", type=float, default=d.w_adv, help="weight of the mouth-crop adversarial term "
-                   "(hinge PatchGAN on 64² mouth crops, rendered vs true; mouth phase; 0 = off)")
-    p.add_argument("--disc-lr", type=float, default=d.disc_lr, help="learning rate of the mouth discriminator")
-    p.add_argument("--mouth-painter", action="store_true", help="give the renderer the mouth painter: a small "
-                   "UNet repainting the mouth at the output size from the lips/expression motion (added to an --init "
-                   "bundle without it; zero-initialised, so it changes nothing until trained)")
-    p.add_argument("--mouth-train", default=d.mouth_train, choices=list(MOUTH_TRAIN), help="what the mouth phase "
-                   "trains: all modules after the encoders, or the painter alone (the rest stays bit-identical)")
     p.add_argument("--workers", type=int, default=d.workers)
     p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0 = default)")
     p.add_argument("--device", default=d.device)
@@ -451,9 +389,8 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         raise SystemExit(f"--steps: expected 3 or 4 non-negative step counts ({', '.join(PHASES)}), got {a.steps}")
     model = RendererConfig()
     model.decoder.out_size = a.out_size
-    return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, mouth_lr=a.mouth_lr, workers=a.workers,
+    return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
                        w_mouth=a.w_mouth, w_flow=a.w_flow, w_motion=a.w_motion, pixel_path=a.pixel_path,
-                       mouth_painter=a.mouth_painter, mouth_train=a.mouth_train, w_adv=a.w_adv, disc_lr=a.disc_lr,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 
