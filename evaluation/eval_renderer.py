@@ -14,7 +14,8 @@ For every clip of the split (speakers never seen in training):
   the reference (the descriptor itself moves with pose). dlib calls a pair the same person below 0.6.
 * **mouth motion** (MediaPipe face mesh, independent): inner-lip opening measured on the rendered
   frames and on the true frames of each clip; per-clip Pearson correlation (mean over clips) and
-  the ratio of their standard deviations (1 = the rendered mouth moves as much as the true one).
+  the ratio of their standard deviations (1 = the rendered mouth moves as much as the true one),
+  with the ratio's spread over the clips (each clip is another face) and every clip's pair.
   PSNR/SSIM hardly see the mouth (a small region): a renderer with a static mouth scores almost
   as well, so this is the measure of whether motion reaches the mouth at all.
 * **per-component probe**: the portrait's own motion with one part (lips, eyes, expression) taken
@@ -75,6 +76,15 @@ def opening_agreement(o_r: np.ndarray, o_t: np.ndarray) -> tuple[float, float] |
     return float(c), float(o_r[ok].std() / o_t[ok].std())
 
 
+def mouth_summary(rows: list[tuple[float, float]], ids: list[str]) -> dict:
+    """Per-clip (corr, std ratio) rows -> the means, the std ratio's spread over the clips (each clip
+    is another face: how much the mouth's amplitude depends on the face) and every clip's pair."""
+    mr = np.asarray(rows, dtype=np.float64)
+    return {"clips": len(mr), "opening_corr": float(mr[:, 0].mean()), "opening_std_ratio": float(mr[:, 1].mean()),
+            "opening_std_ratio_min_q25_median_q75_max": [float(v) for v in np.quantile(mr[:, 1], [0, 0.25, 0.5, 0.75, 1])],
+            "per_clip": [{"clip": i, "corr": float(c), "std_ratio": float(r)} for i, (c, r) in zip(ids, mr)]}
+
+
 def pick_clips(corpus, split: str, clips: int, seed: int = 0) -> list:
     """The evaluation's clips: `clips` records of the split drawn with a seeded generator, index order."""
     recs = corpus.clips_in(split)
@@ -100,7 +110,7 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
         mesh = MediaPipeMesh()
     except ImportError:
         mesh = None
-    mouth_rows = []  # per clip: (corr rendered-true opening, std rendered / std true)
+    mouth_rows, mouth_ids = [], []  # per clip: (corr rendered-true opening, std rendered / std true), clip id
     rec_scores = {f: {"psnr": [], "ssim": []} for f in fidelities}
     id_rows = []  # (|yaw|, dist rendered-portrait, dist true-portrait)
     probe = {p: {"inside": [], "outside": [], "share_inside": []} for p in PROBE_PARTS}
@@ -134,6 +144,7 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
             row = opening_agreement(mouth_opening(mesh, out_main), mouth_opening(mesh, gt[1:]))
             if row is not None:
                 mouth_rows.append(row)
+                mouth_ids.append(rec.id)
         lm0 = arrays["landmarks"][0] * scale
         masks = region_masks(lm0, size)
         base = renderer.render(app, m[:1], m[:1], fidelities[0])[0]
@@ -152,9 +163,7 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
         "probe": {p: {k: float(np.mean(v)) for k, v in d.items()} for p, d in probe.items()},
     }
     if mouth_rows:
-        mr = np.array(mouth_rows)
-        result["mouth_motion"] = {"clips": len(mouth_rows), "opening_corr": float(mr[:, 0].mean()),
-                                  "opening_std_ratio": float(mr[:, 1].mean())}
+        result["mouth_motion"] = mouth_summary(mouth_rows, mouth_ids)
     if id_rows:
         rows = np.array(id_rows)
         bins = {}

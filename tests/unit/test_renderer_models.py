@@ -218,3 +218,13 @@ def test_chunked_rendering_matches_one_batch():
     a = render_sequence(r, frames[:1], m, 0.7, None, batch=2)
     b = render_sequence(r, frames[:1], m, 0.7, None, batch=5)
     assert a.shape == (5, 256, 256, 3) and torch.allclose(a, b, atol=1e-5)
+
+
+def test_eval_renderer_mouth_summary():
+    from see_the_speaker.evaluation.eval_renderer import mouth_summary
+
+    s = mouth_summary([(0.5, 0.5), (0.7, 1.0), (0.9, 2.5)], ["a", "b", "c"])
+    assert s["clips"] == 3 and s["opening_corr"] == pytest.approx(0.7)
+    assert s["opening_std_ratio"] == pytest.approx(4 / 3)
+    assert s["opening_std_ratio_min_q25_median_q75_max"] == pytest.approx([0.5, 0.75, 1.0, 1.75, 2.5])
+    assert s["per_clip"][2] == {"clip": "c", "corr": 0.9, "std_ratio": 2.5}
