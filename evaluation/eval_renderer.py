@@ -76,13 +76,24 @@ def opening_agreement(o_r: np.ndarray, o_t: np.ndarray) -> tuple[float, float] |
     return float(c), float(o_r[ok].std() / o_t[ok].std())
 
 
-def mouth_summary(rows: list[tuple[float, float]], ids: list[str]) -> dict:
+def mouth_summary(rows: list[tuple[float, float]], ids: list[str], lips_std: list[float] | None = None,
+                  true_std: list[float] | None = None) -> dict:
     """Per-clip (corr, std ratio) rows -> the means, the std ratio's spread over the clips (each clip
-    is another face: how much the mouth's amplitude depends on the face) and every clip's pair."""
+    is another face: how much the mouth's amplitude depends on the face) and every clip's pair.
+    With lips_std (spread of the motion encoder's lips part over the clip, mean over its dims) and
+    true_std (spread of the landmark inner-lip opening, fraction of the crop) per clip, also the
+    correlation over clips of log(std ratio) with log(lips_std / true_std): near 1 when the face
+    dependence already sits in the motion latent, near 0 when the renderer adds it."""
     mr = np.asarray(rows, dtype=np.float64)
-    return {"clips": len(mr), "opening_corr": float(mr[:, 0].mean()), "opening_std_ratio": float(mr[:, 1].mean()),
-            "opening_std_ratio_min_q25_median_q75_max": [float(v) for v in np.quantile(mr[:, 1], [0, 0.25, 0.5, 0.75, 1])],
-            "per_clip": [{"clip": i, "corr": float(c), "std_ratio": float(r)} for i, (c, r) in zip(ids, mr)]}
+    out = {"clips": len(mr), "opening_corr": float(mr[:, 0].mean()), "opening_std_ratio": float(mr[:, 1].mean()),
+           "opening_std_ratio_min_q25_median_q75_max": [float(v) for v in np.quantile(mr[:, 1], [0, 0.25, 0.5, 0.75, 1])],
+           "per_clip": [{"clip": i, "corr": float(c), "std_ratio": float(r)} for i, (c, r) in zip(ids, mr)]}
+    if lips_std is not None and true_std is not None:
+        for row, a, b in zip(out["per_clip"], lips_std, true_std):
+            row.update(lips_latent_std=float(a), true_opening_std=float(b))
+        gain = np.log(np.asarray(lips_std) / np.asarray(true_std))
+        out["std_ratio_vs_latent_gain_corr"] = float(np.corrcoef(np.log(mr[:, 1]), gain)[0, 1]) if len(mr) > 2 else float("nan")
+    return out
 
 
 def pick_clips(corpus, split: str, clips: int, seed: int = 0) -> list:
@@ -110,7 +121,7 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
         mesh = MediaPipeMesh()
     except ImportError:
         mesh = None
-    mouth_rows, mouth_ids = [], []  # per clip: (corr rendered-true opening, std rendered / std true), clip id
+    mouth_rows, mouth_ids, lips_std, true_std = [], [], [], []  # per clip: (corr, std rendered / std true), id, spreads
     rec_scores = {f: {"psnr": [], "ssim": []} for f in fidelities}
     id_rows = []  # (|yaw|, dist rendered-portrait, dist true-portrait)
     probe = {p: {"inside": [], "outside": [], "share_inside": []} for p in PROBE_PARTS}
@@ -145,6 +156,10 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
             if row is not None:
                 mouth_rows.append(row)
                 mouth_ids.append(rec.id)
+                pa, pb = spec.parts()["lips"]
+                lips_std.append(float(m[1:, pa:pb].std(0).mean()))
+                lm = arrays["landmarks"][1:]
+                true_std.append(float((np.linalg.norm(lm[:, 62] - lm[:, 66], axis=1) / frames.shape[1]).std()))
         lm0 = arrays["landmarks"][0] * scale
         masks = region_masks(lm0, size)
         base = renderer.render(app, m[:1], m[:1], fidelities[0])[0]
@@ -163,7 +178,7 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
         "probe": {p: {k: float(np.mean(v)) for k, v in d.items()} for p, d in probe.items()},
     }
     if mouth_rows:
-        result["mouth_motion"] = mouth_summary(mouth_rows, mouth_ids)
+        result["mouth_motion"] = mouth_summary(mouth_rows, mouth_ids, lips_std, true_std)
     if id_rows:
         rows = np.array(id_rows)
         bins = {}

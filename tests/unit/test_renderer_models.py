@@ -228,3 +228,8 @@ def test_eval_renderer_mouth_summary():
     assert s["opening_std_ratio"] == pytest.approx(4 / 3)
     assert s["opening_std_ratio_min_q25_median_q75_max"] == pytest.approx([0.5, 0.75, 1.0, 1.75, 2.5])
     assert s["per_clip"][2] == {"clip": "c", "corr": 0.9, "std_ratio": 2.5}
+    assert "std_ratio_vs_latent_gain_corr" not in s
+    # the rendered amplitude follows the latent's gain exactly (ratio ∝ lips_std / true_std): corr 1
+    s = mouth_summary([(0.5, 0.5), (0.7, 1.0), (0.9, 2.5)], ["a", "b", "c"], [0.05, 0.2, 0.25], [0.01, 0.02, 0.01])
+    assert s["std_ratio_vs_latent_gain_corr"] == pytest.approx(1.0)
+    assert s["per_clip"][0]["lips_latent_std"] == 0.05 and s["per_clip"][0]["true_opening_std"] == 0.01
