@@ -15,7 +15,9 @@ For every clip of the split (speakers never seen in training):
 * **mouth motion** (MediaPipe face mesh, independent): inner-lip opening measured on the rendered
   frames and on the true frames of each clip; per-clip Pearson correlation (mean over clips) and
   the ratio of their standard deviations (1 = the rendered mouth moves as much as the true one),
-  with the ratio's spread over the clips (each clip is another face) and every clip's pair.
+  with the ratio's spread over the clips (each clip is another face) and every clip's pair; per
+  clip also how much the motion latent's lips part and the landmark opening move, to tell whether
+  a face-dependent amplitude starts in the motion encoder or in the renderer (``mouth_summary``).
   PSNR/SSIM hardly see the mouth (a small region): a renderer with a static mouth scores almost
   as well, so this is the measure of whether motion reaches the mouth at all.
 * **per-component probe**: the portrait's own motion with one part (lips, eyes, expression) taken
