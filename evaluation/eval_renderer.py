@@ -37,6 +37,7 @@ import torch
 
 from ..checkpoint import load_model
 from ..data.corpus import Corpus
+from ..data.synth.face import mouth_opening as landmark_opening
 from ..models.renderer import KIND
 from ..training.render_losses import psnr, ssim
 
@@ -128,6 +129,7 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
     id_rows = []  # (|yaw|, dist rendered-portrait, dist true-portrait)
     probe = {p: {"inside": [], "outside": [], "share_inside": []} for p in PROBE_PARTS}
     spec = renderer.spec
+    lips = slice(*spec.parts()["lips"])
     for rec in recs:
         frames = corpus.load_frames(rec)  # uint8 [T,S,S,3]
         arrays = corpus.load_arrays(rec)
@@ -158,10 +160,8 @@ def evaluate(ckpt: str, corpus_root: str, split: str = "test", clips: int = 20, 
             if row is not None:
                 mouth_rows.append(row)
                 mouth_ids.append(rec.id)
-                pa, pb = spec.parts()["lips"]
-                lips_std.append(float(m[1:, pa:pb].std(0).mean()))
-                lm = arrays["landmarks"][1:]
-                true_std.append(float((np.linalg.norm(lm[:, 62] - lm[:, 66], axis=1) / frames.shape[1]).std()))
+                lips_std.append(float(m[1:, lips].std(0).mean()))
+                true_std.append(float((landmark_opening(arrays["landmarks"][1:]) / frames.shape[1]).std()))
         lm0 = arrays["landmarks"][0] * scale
         masks = region_masks(lm0, size)
         base = renderer.render(app, m[:1], m[:1], fidelities[0])[0]
