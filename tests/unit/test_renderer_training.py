@@ -200,3 +200,51 @@ def test_pixel_path_added_to_an_init_bundle(tiny_corpus, tmp_path):
         app, _ = r.encode_portrait(torch.rand(1, 3, 64, 64))
         m = r.encode_motion(torch.rand(2, 3, 64, 64))
         assert app.image is not None and r.render(app, m[:1], m).shape == (2, 3, 256, 256)
+
+
+def test_codebook_regions_weight_the_codebook_phase():
+    """--codebook-regions: the codebook phase's L1 counts an error on the mouth more than the same
+    error on the cheek (uniform without it)."""
+    from see_the_speaker.models.render_blocks import to_internal
+    from see_the_speaker.models.renderer import Renderer
+    from see_the_speaker.training.train_renderer import RenderTrainer
+
+    torch.manual_seed(0)
+    r = Renderer(tiny_config()).eval()
+    motion = np.stack([neutral_motion()] * 2)
+    frames, lm = render_clip(FaceIdentity(), motion, 64)
+    img = torch.from_numpy(frames).float().div(255).permute(0, 3, 1, 2)
+    lm = torch.from_numpy(lm)
+    batch = {"source": img[:1], "driving": img[1:], "source_landmarks": lm[:1], "driving_landmarks": lm[1:]}
+
+    def l1(regions: bool) -> float:
+        with torch.no_grad():
+            _, m = RenderTrainer(r, TrainConfig(codebook_regions=regions), 64)(batch, "codebook")
+        return float(m["l1"])
+
+    plain, weighted = l1(False), l1(True)
+    out, _ = r.autoencode(img)
+    size = out.shape[-1]
+    w = region_weights(torch.cat([lm[:1], lm[1:]]), size, 64)
+    expect = float(((out.detach() - to_internal(img, size)).abs() * w).mean() / w.mean())
+    assert weighted == pytest.approx(expect, rel=1e-4) and weighted != pytest.approx(plain, rel=1e-3)
+
+
+def test_codebook_retrain_keeps_the_motion_space(tiny_corpus, tmp_path):
+    """--init + codebook, transformer and mouth phases (no reconstruct phase): a new codebook and
+    decoder, the identity and motion encoders (the motion space) bit-identical."""
+    from see_the_speaker.checkpoint import load_checkpoint
+
+    base = dict(corpus=str(tiny_corpus), batch=2, workers=0, log_every=1, sample_every=100, save_every=100,
+                threads=1, model=tiny_config())
+    train(TrainConfig(out=str(tmp_path / "a"), steps=(1, 1, 0, 0), **base))
+    first = export(str(tmp_path / "a"), str(tmp_path / "a.safetensors"))
+    out = str(tmp_path / "b")
+    train(TrainConfig(out=out, steps=(2, 0, 1, 1), init=first, codebook_regions=True, pixel_path=True, w_motion=1.0, **base))
+    rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
+    assert [r["phase"] for r in rows] == ["codebook", "codebook", "transformer", "mouth"]
+    a, b = load_checkpoint(first).tensors, load_checkpoint(export(out, str(tmp_path / "b.safetensors"))).tensors
+    kept = [k for k in a if k.startswith(("identity_encoder.", "motion_encoder."))]
+    retrained = [k for k in a if k.startswith(("codebook_encoder.", "decoder."))]
+    assert kept and all(torch.equal(a[k], b[k]) for k in kept)
+    assert any(not torch.equal(a[k], b[k]) for k in retrained)
