@@ -93,10 +93,7 @@ class HRDecoder(nn.Module):
         self.to_rgb = conv3(c256, 3)
         if cfg.pixel_path:
             self.fuse128 = Fuse(c128, 4 + cfg.layout_ch, cfg.pixel_hidden)
-            # blend-mask logit; zero init: m = 0.5 · visibility at the start. With a mouth layout it also
-            # reads the warped pixels + visibility and the layout maps at the output size: from the
-            # decoder's features alone it stayed at m ≈ 0.5 everywhere (renderer card, 2026-12-07)
-            self.blend = conv3(c256 + (4 + cfg.layout_ch if cfg.layout_ch else 0), 1)
+            self.blend = conv3(c256, 1)  # blend-mask logit; zero init: m = 0.5 · visibility at the start
             nn.init.zeros_(self.blend.weight)
             nn.init.zeros_(self.blend.bias)
 
@@ -129,10 +126,6 @@ class HRDecoder(nn.Module):
         h = self.ups(h)  # [B,c256,out,out]
         out = self.to_rgb(h) + 0.5  # [B,3,out,out]
         if use_pixels:
-            cue = h
-            if self.cfg.layout_ch:
-                big = F.interpolate(layout, size=h.shape[-2:], mode="bilinear", align_corners=False)
-                cue = torch.cat([h, pixels.to(h.dtype), big.to(h.dtype)], 1)
-            m = torch.sigmoid(self.blend(cue)) * pixels[:, 3:]  # [B,1,out,out]: trust in the warped pixels
+            m = torch.sigmoid(self.blend(h)) * pixels[:, 3:]  # [B,1,out,out]: trust in the warped pixels
             out = torch.lerp(out, pixels[:, :3], w * m)  # out + w·m·(pixels - out), one pass
         return out

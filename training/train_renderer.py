@@ -84,7 +84,6 @@ class TrainConfig:
     w_motion: float = 0.0  # motion consistency: the frozen motion encoder reads the driving motion back from the output (mouth phase)
     pixel_path: bool = False  # give the HR decoder its pixel path (hr_decoder.py); with --init, added to that bundle
     mouth_layout: bool = False  # give the renderer its mouth layout (mouth_layout.py; needs the pixel path); with --init, added
-    blend_bias: float | None = None  # fresh run: set the pixel path's blend logit bias (2 -> trust the warped portrait at 0.88)
     w_layout: float = 5.0  # lip points of the mouth layout vs the driving frame's landmarks (reconstruct and mouth phases)
     mouth_lr: float = 2e-4  # peak learning rate of the mouth phase (a fine-tune of trained modules)
     motion_noise: float = 0.02  # Gaussian noise on the motion latent in training (smooth latent space)
@@ -264,9 +263,8 @@ def load_init(path: str):
 
 
 PIXEL_PATH_MODULES = ("decoder.fuse128.", "decoder.blend.")  # what --pixel-path adds to an --init bundle
-LAYOUT_MODULES = ("mouth_layout.",)  # what --mouth-layout adds (and it widens the convs below)
-WIDENED_BY_LAYOUT = ("decoder.fuse128.net.0.weight",  # [hidden, c128 + 4 (+ layout_ch), 3, 3]
-                     "decoder.blend.weight")  # [1, c256 (+ 4 + layout_ch), 3, 3]
+LAYOUT_MODULES = ("mouth_layout.",)  # what --mouth-layout adds (and it widens fuse128's input conv)
+FUSE128_IN = "decoder.fuse128.net.0.weight"  # [hidden, c128 + 4 (+ layout_ch), 3, 3]
 
 
 def load_init_weights(renderer: Renderer, tensors: dict[str, torch.Tensor], name: str) -> list[str]:
@@ -276,13 +274,12 @@ def load_init_weights(renderer: Renderer, tensors: dict[str, torch.Tensor], name
     own = renderer.state_dict()
     fresh = {k: v for k, v in own.items() if k not in tensors and k.startswith(PIXEL_PATH_MODULES + LAYOUT_MODULES)}
     added = sorted(fresh)
-    for key in WIDENED_BY_LAYOUT:
-        w = tensors.get(key)
-        if w is not None and w.shape[1] < own[key].shape[1]:
-            wide = torch.zeros_like(own[key])
-            wide[:, :w.shape[1]] = w  # the new inputs are the last columns: they start with no effect
-            tensors = {**tensors, key: wide}
-            added.append(key + " (new inputs)")
+    w = tensors.get(FUSE128_IN)
+    if w is not None and w.shape[1] < own[FUSE128_IN].shape[1]:
+        wide = torch.zeros_like(own[FUSE128_IN])
+        wide[:, :w.shape[1]] = w  # inputs are [h, pixels, layout]: the layout's columns are the last ones
+        tensors = {**tensors, FUSE128_IN: wide}
+        added.append(FUSE128_IN + " (layout inputs)")
     check_state_dict(renderer, {**tensors, **fresh}, name=name)
     renderer.load_state_dict({**{k: v.float() for k, v in tensors.items()}, **fresh})
     return added
@@ -320,11 +317,6 @@ def train(cfg: TrainConfig) -> str:
         added = load_init_weights(renderer, init.tensors, cfg.init)
         if rt.is_main:
             print(f"initialised from {cfg.init}" + (f" (new: {', '.join(added)})" if added else ""), flush=True)
-    if step == 0 and cfg.blend_bias is not None:
-        if not renderer.cfg.decoder.pixel_path:
-            raise SystemExit("--blend-bias needs the pixel path")
-        with torch.no_grad():
-            renderer.decoder.blend.bias.fill_(cfg.blend_bias)
     total = sum(cfg.steps)
     epoch = step * cfg.batch * rt.world_size // max(1, len(ds))
     current_phase, model = None, None
@@ -410,8 +402,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mouth-layout", action="store_true", help="give the renderer its mouth layout: lip points "
                    "regressed from the driving motion, drawn as interior / lips masks into the HR decoder at 128² "
                    "(needs the pixel path; with --init, added to that bundle)")
-    p.add_argument("--blend-bias", type=float, default=None, help="fresh run: set the pixel path's blend-mask logit "
-                   "bias (2 = trust the visible warped portrait at 0.88 where the decoder has not learnt otherwise)")
     p.add_argument("--mouth-lr", type=float, default=d.mouth_lr, help="peak learning rate of the mouth phase")
     p.add_argument("--w-layout", type=float, default=d.w_layout, help="weight of the mouth layout's lip-point term")
     p.add_argument("--pixel-path", action="store_true", help="give the HR decoder the pixel path: the warped "
@@ -435,7 +425,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
     return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
                        w_mouth=a.w_mouth, w_flow=a.w_flow, w_motion=a.w_motion, pixel_path=a.pixel_path,
                        codebook_regions=a.codebook_regions, mouth_layout=a.mouth_layout, w_layout=a.w_layout,
-                       mouth_lr=a.mouth_lr, blend_bias=a.blend_bias,
+                       mouth_lr=a.mouth_lr,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 
