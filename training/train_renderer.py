@@ -402,7 +402,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mouth-layout", action="store_true", help="give the renderer its mouth layout: lip points "
                    "regressed from the driving motion, drawn as interior / lips masks into the HR decoder at 128² "
                    "(needs the pixel path; with --init, added to that bundle)")
-    p.add_argument("--mouth-lr", type=float, default=d.mouth_lr, help="peak learning rate of the mouth phase")
     p.add_argument("--w-layout", type=float, default=d.w_layout, help="weight of the mouth layout's lip-point term")
     p.add_argument("--pixel-path", action="store_true", help="give the HR decoder the pixel path: the warped "
                    "portrait pixels fused at 128² and blended into the output (added to an --init bundle without it)")
@@ -425,7 +424,6 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
     return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
                        w_mouth=a.w_mouth, w_flow=a.w_flow, w_motion=a.w_motion, pixel_path=a.pixel_path,
                        codebook_regions=a.codebook_regions, mouth_layout=a.mouth_layout, w_layout=a.w_layout,
-                       mouth_lr=a.mouth_lr,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 
