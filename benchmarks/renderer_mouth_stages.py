@@ -150,7 +150,6 @@ def main() -> int:
             pix = warp_image(gt[:1].expand(b, -1, -1, -1), wr)  # [b,4,S,S] portrait moved by the grid
             warped.append(pix[:, :3])
             pix = pix if app.image is not None else None  # decoders with a pixel path get it
-            maps = r.mouth_maps(m[s:e])  # and those with a mouth layout its maps
             logits = r.code_transformer(wr.feat)  # [b,16,16,K]
             feats = r.codebook_encoder(r._prep(x[s:e]))
             vq = r.quantizer(feats)
@@ -170,9 +169,9 @@ def main() -> int:
                     wg = r.warp(app.expand(b).feat, app.expand(b).skip, m[:1].expand(b, -1), md)
                     codes = r.quantizer.lookup(r.code_transformer(wg.feat).argmax(-1))
                     pg = warp_image(gt[:1].expand(b, -1, -1, -1), wg) if pix is not None else None
-                    outs[k].append(r.decoder(codes, wg.feat, wg.skip, k[2], pg, r.mouth_maps(md)).clamp(0, 1))
+                    outs[k].append(r.decoder(codes, wg.feat, wg.skip, k[2], pg).clamp(0, 1))
                     continue
-                outs[k].append(r.decoder(src[k[1]], wr.feat, wr.skip, k[2], pix, maps).clamp(0, 1))
+                outs[k].append(r.decoder(src[k[1]], wr.feat, wr.skip, k[2], pix).clamp(0, 1))
         idx_t, idx_n, warped = torch.cat(idx_t), torch.cat(idx_n), torch.cat(warped)
         hit, mcs = (idx_t == idx_n), mc[1:]
         acc_mouth.append(hit[mcs].float().mean().item())

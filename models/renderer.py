@@ -138,13 +138,6 @@ class Renderer(nn.Module):
         out = self.decoder(codes, wr.feat, wr.skip, fidelity, pixels, layout)
         return out, aux
 
-    def mouth_maps(self, m_drv: torch.Tensor) -> torch.Tensor | None:
-        """The mouth layout's (interior, lips) maps [B,2,128,128] for driving motions [B,D]; None
-        for a renderer without a mouth layout (what HRDecoder's `layout` argument takes)."""
-        if self.mouth_layout is None:
-            return None
-        return self.mouth_layout.draw(self.mouth_layout(m_drv).detach(), self.cfg.size)
-
     def autoencode(self, img: torch.Tensor) -> tuple[torch.Tensor, "object"]:
         """Codebook autoencoder (phase 1): img [B,3,H,W] -> (reconstruction [B,3,out,out], VQOutput)."""
         vq = self.quantizer(self.codebook_encoder(self._prep(img)))
