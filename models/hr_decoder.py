@@ -47,7 +47,6 @@ class HRDecoderConfig:
     out_size: int = 256  # native output side: 256, 512 or 1024
     pixel_path: bool = False  # fuse + blend the warped portrait pixels (module doc); False = older bundles
     pixel_hidden: int = 12  # hidden width of the 128² pixel fusion conv
-    layout_ch: int = 0  # mouth-layout maps fused at 128² with the pixels (mouth_layout.py; 0 = none, older bundles)
 
 
 class Fuse(nn.Module):
@@ -73,8 +72,6 @@ class HRDecoder(nn.Module):
         super().__init__()
         if cfg.out_size not in (256, 512, 1024):
             raise ValueError(f"out_size must be 256, 512 or 1024, got {cfg.out_size}")
-        if cfg.layout_ch and not cfg.pixel_path:
-            raise ValueError("layout_ch needs the pixel path (the layout is fused with the pixels at 128²)")
         self.cfg = cfg
         c32, c64, c128, c256 = cfg.ch
         self.inp = conv3(cfg.code_dim, c32)
@@ -92,17 +89,15 @@ class HRDecoder(nn.Module):
         self.ups = nn.Sequential(*ups)
         self.to_rgb = conv3(c256, 3)
         if cfg.pixel_path:
-            self.fuse128 = Fuse(c128, 4 + cfg.layout_ch, cfg.pixel_hidden)
+            self.fuse128 = Fuse(c128, 4, cfg.pixel_hidden)
             self.blend = conv3(c256, 1)  # blend-mask logit; zero init: m = 0.5 · visibility at the start
             nn.init.zeros_(self.blend.weight)
             nn.init.zeros_(self.blend.bias)
 
     def forward(self, codes: torch.Tensor, warped: torch.Tensor | None = None, skip: torch.Tensor | None = None,
-                fidelity: float | torch.Tensor = 1.0, pixels: torch.Tensor | None = None,
-                layout: torch.Tensor | None = None) -> torch.Tensor:
+                fidelity: float | torch.Tensor = 1.0, pixels: torch.Tensor | None = None) -> torch.Tensor:
         """codes [B,code_dim,16,16], warped [B,F,32,32], skip [B,S,64,64], pixels [B,4,out,out] (warped
-        portrait RGB + visibility; used only with the pixel path), layout [B,layout_ch,128,128] (mouth
-        layout maps; required with layout_ch) -> [B,3,out,out] (≈0..1)."""
+        portrait RGB + visibility; used only with the pixel path) -> [B,3,out,out] (≈0..1)."""
         b = codes.shape[0]
         w = torch.as_tensor(fidelity, dtype=codes.dtype, device=codes.device).reshape(-1, 1, 1, 1).expand(b, 1, 1, 1)
         h = self.up32(self.b16(self.inp(codes)))  # [B,c32,32,32]
@@ -114,15 +109,7 @@ class HRDecoder(nn.Module):
         h = self.up128(h)  # [B,c128,128,128]
         use_pixels = self.cfg.pixel_path and pixels is not None
         if use_pixels:
-            enc = F.interpolate(pixels, size=h.shape[-2:], mode="area")
-            if self.cfg.layout_ch:
-                if layout is None or layout.shape[1] != self.cfg.layout_ch:
-                    raise ValueError(f"this decoder fuses {self.cfg.layout_ch} mouth-layout maps at 128²; got "
-                                     f"{None if layout is None else tuple(layout.shape)}")
-                if layout.shape[-2:] != h.shape[-2:]:
-                    layout = F.interpolate(layout, size=h.shape[-2:], mode="bilinear", align_corners=False)
-                enc = torch.cat([enc, layout.to(enc.dtype)], 1)
-            h = self.fuse128(h, enc, w)
+            h = self.fuse128(h, F.interpolate(pixels, size=h.shape[-2:], mode="area"), w)
         h = self.ups(h)  # [B,c256,out,out]
         out = self.to_rgb(h) + 0.5  # [B,3,out,out]
         if use_pixels:

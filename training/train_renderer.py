@@ -53,7 +53,6 @@ from torch import nn
 from ..checkpoint import check_state_dict, config_from_dict
 from ..data.loader import FramePairDataset, LoaderConfig, make_loader
 from ..models.motion_warp import warp_image
-from ..models.mouth_layout import layout_loss
 from ..models.renderer import Renderer, RendererConfig
 from ..models.render_blocks import to_internal
 from .render_losses import landmark_flow_loss, motion_consistency_loss, mouth_eye_targets, mouth_loss, pose_targets, psnr, reconstruction_loss, region_weights
@@ -83,8 +82,6 @@ class TrainConfig:
     w_flow: float = 0.0  # landmark correspondence of the warp grid (reconstruct and mouth phases; 0 = logged only)
     w_motion: float = 0.0  # motion consistency: the frozen motion encoder reads the driving motion back from the output (mouth phase)
     pixel_path: bool = False  # give the HR decoder its pixel path (hr_decoder.py); with --init, added to that bundle
-    mouth_layout: bool = False  # give the renderer its mouth layout (mouth_layout.py; needs the pixel path); with --init, added
-    w_layout: float = 5.0  # lip points of the mouth layout vs the driving frame's landmarks (reconstruct and mouth phases)
     mouth_lr: float = 2e-4  # peak learning rate of the mouth phase (a fine-tune of trained modules)
     motion_noise: float = 0.02  # Gaussian noise on the motion latent in training (smooth latent space)
     full_fidelity_prob: float = 0.75  # reconstruct phase: P(fidelity = 1), else U(0, 1)
@@ -118,14 +115,12 @@ def set_trainable(r: Renderer, phase: str) -> None:
                 r.decoder.up64, r.decoder.up128, r.decoder.ups, r.decoder.to_rgb]
     elif phase == "reconstruct":
         mods = [r.identity_encoder, r.motion_encoder, r.warp, r.code_transformer, r.decoder]
-        mods += [r.mouth_layout] if r.mouth_layout is not None else []
     elif phase == "transformer":
         mods = [r.code_transformer, r.decoder.fuse32, r.decoder.fuse64]
         if r.cfg.decoder.pixel_path:
             mods += [r.decoder.fuse128, r.decoder.blend]
     else:  # mouth: everything after the encoders; the motion space stays as it is
         mods = [r.warp, r.code_transformer, r.decoder]
-        mods += [r.mouth_layout] if r.mouth_layout is not None else []
     for m in mods:
         for p in m.parameters():
             p.requires_grad_(True)
@@ -190,10 +185,6 @@ class RenderTrainer(nn.Module):
             consistency = motion_consistency_loss(r, out, m_drv)
             loss = loss + cfg.w_motion * consistency
             metrics["consistency"] = consistency
-        if phase in ("reconstruct", "mouth") and "mouth_points" in aux:
-            lay = layout_loss(aux["mouth_points"], batch["driving_landmarks"], self.frame_size)
-            loss = loss + cfg.w_layout * lay
-            metrics["layout"] = lay
         if phase in ("reconstruct", "mouth"):
             # warp check: the source image at 64², moved by the same grid, should match the driving frame
             warped_src = warp_image(to_internal(src, 64), aux["warp"])[:, :3]  # [B,3,64,64]
@@ -263,23 +254,13 @@ def load_init(path: str):
 
 
 PIXEL_PATH_MODULES = ("decoder.fuse128.", "decoder.blend.")  # what --pixel-path adds to an --init bundle
-LAYOUT_MODULES = ("mouth_layout.",)  # what --mouth-layout adds (and it widens fuse128's input conv)
-FUSE128_IN = "decoder.fuse128.net.0.weight"  # [hidden, c128 + 4 (+ layout_ch), 3, 3]
 
 
 def load_init_weights(renderer: Renderer, tensors: dict[str, torch.Tensor], name: str) -> list[str]:
-    """Load an --init bundle's weights; the pixel path's and the mouth layout's modules may be
-    missing from it (they keep their fresh init), and a fuse128 without layout inputs is widened
-    with zero weights on them (the decoder starts as the bundle's). -> the keys not in the bundle."""
-    own = renderer.state_dict()
-    fresh = {k: v for k, v in own.items() if k not in tensors and k.startswith(PIXEL_PATH_MODULES + LAYOUT_MODULES)}
+    """Load an --init bundle's weights; the pixel path's modules may be missing from it (they keep
+    their fresh init). -> the keys that were not in the bundle."""
+    fresh = {k: v for k, v in renderer.state_dict().items() if k not in tensors and k.startswith(PIXEL_PATH_MODULES)}
     added = sorted(fresh)
-    w = tensors.get(FUSE128_IN)
-    if w is not None and w.shape[1] < own[FUSE128_IN].shape[1]:
-        wide = torch.zeros_like(own[FUSE128_IN])
-        wide[:, :w.shape[1]] = w  # inputs are [h, pixels, layout]: the layout's columns are the last ones
-        tensors = {**tensors, FUSE128_IN: wide}
-        added.append(FUSE128_IN + " (layout inputs)")
     check_state_dict(renderer, {**tensors, **fresh}, name=name)
     renderer.load_state_dict({**{k: v.float() for k, v in tensors.items()}, **fresh})
     return added
@@ -303,10 +284,6 @@ def train(cfg: TrainConfig) -> str:
     if init is not None:
         cfg.model = config_from_dict(RendererConfig, init.config, where=f"--init {cfg.init}")
     cfg.model.decoder.pixel_path = cfg.model.decoder.pixel_path or cfg.pixel_path
-    if cfg.mouth_layout and not cfg.model.decoder.layout_ch:
-        if not cfg.model.decoder.pixel_path:
-            raise SystemExit("--mouth-layout needs the pixel path (--pixel-path, or an --init bundle that has it)")
-        cfg.model.decoder.layout_ch = 2  # interior + lips maps (mouth_layout.MouthLayout.draw)
     rt.write_config(cfg)
     ds, loader = make_data(cfg, rt)
     renderer = Renderer(cfg.model)
@@ -399,10 +376,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "and expression (mouth phase)")
     p.add_argument("--codebook-regions", action="store_true", help="codebook phase: weight the L1 term up on "
                    "the mouth and eyes (as the later phases do); without it a uniform L1 lets the codebook blur the mouth")
-    p.add_argument("--mouth-layout", action="store_true", help="give the renderer its mouth layout: lip points "
-                   "regressed from the driving motion, drawn as interior / lips masks into the HR decoder at 128² "
-                   "(needs the pixel path; with --init, added to that bundle)")
-    p.add_argument("--w-layout", type=float, default=d.w_layout, help="weight of the mouth layout's lip-point term")
     p.add_argument("--pixel-path", action="store_true", help="give the HR decoder the pixel path: the warped "
                    "portrait pixels fused at 128² and blended into the output (added to an --init bundle without it)")
     p.add_argument("--workers", type=int, default=d.workers)
@@ -423,7 +396,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
     model.decoder.out_size = a.out_size
     return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
                        w_mouth=a.w_mouth, w_flow=a.w_flow, w_motion=a.w_motion, pixel_path=a.pixel_path,
-                       codebook_regions=a.codebook_regions, mouth_layout=a.mouth_layout, w_layout=a.w_layout,
+                       codebook_regions=a.codebook_regions,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 

@@ -248,31 +248,3 @@ def test_codebook_retrain_keeps_the_motion_space(tiny_corpus, tmp_path):
     retrained = [k for k in a if k.startswith(("codebook_encoder.", "decoder."))]
     assert kept and all(torch.equal(a[k], b[k]) for k in kept)
     assert any(not torch.equal(a[k], b[k]) for k in retrained)
-
-
-def test_mouth_layout_added_to_an_init_bundle(tiny_corpus, tmp_path):
-    """--mouth-layout on a pixel-path bundle: the mouth phase trains the layout on the lip points
-    (logged), the motion space stays, the export carries layout_ch and loads through the registry."""
-    from see_the_speaker.checkpoint import load_checkpoint, load_model
-    from see_the_speaker.models.renderer import KIND
-
-    base = dict(corpus=str(tiny_corpus), batch=2, workers=0, log_every=1, sample_every=100, save_every=100,
-                threads=1, model=tiny_config())
-    with pytest.raises(SystemExit, match="pixel path"):
-        train(TrainConfig(out=str(tmp_path / "x"), steps=(0, 0, 0, 1), mouth_layout=True, **base))
-    train(TrainConfig(out=str(tmp_path / "a"), steps=(1, 1, 0, 0), pixel_path=True, **base))
-    first = export(str(tmp_path / "a"), str(tmp_path / "a.safetensors"))
-    out = str(tmp_path / "b")
-    train(TrainConfig(out=out, steps=(0, 0, 0, 2), init=first, mouth_layout=True, mouth_lr=1e-2, **base))
-    rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
-    assert all(np.isfinite(r["layout"]) for r in rows) and rows[-1]["layout"] < rows[0]["layout"]
-    tuned = export(out, str(tmp_path / "b.safetensors"))
-    a, b = load_checkpoint(first), load_checkpoint(tuned)
-    assert b.config["decoder"]["layout_ch"] == 2 and any(k.startswith("mouth_layout.") for k in b.tensors)
-    kept = [k for k in a.tensors if k.startswith(("identity_encoder.", "motion_encoder."))]
-    assert all(torch.equal(a.tensors[k], b.tensors[k]) for k in kept)
-    r, _ = load_model(tuned, expected_kind=KIND)
-    with torch.no_grad():
-        app, _ = r.encode_portrait(torch.rand(1, 3, 64, 64))
-        m = r.encode_motion(torch.rand(2, 3, 64, 64))
-        assert r.render(app, m[:1], m).shape == (2, 3, 256, 256)
