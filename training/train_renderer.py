@@ -78,7 +78,6 @@ class TrainConfig:
     w_parts: float = 1.0  # lips/eyes weak targets vs landmarks
     w_identity: float = 0.05  # identity InfoNCE
     w_mouth: float = 2.0  # mouth-crop term (mouth phase)
-    codebook_regions: bool = False  # codebook phase: L1 weighted up on mouth and eyes (region_weights), as in later phases
     w_flow: float = 0.0  # landmark correspondence of the warp grid (reconstruct and mouth phases; 0 = logged only)
     w_motion: float = 0.0  # motion consistency: the frozen motion encoder reads the driving motion back from the output (mouth phase)
     pixel_path: bool = False  # give the HR decoder its pixel path (hr_decoder.py); with --init, added to that bundle
@@ -143,9 +142,7 @@ class RenderTrainer(nn.Module):
             imgs = torch.cat([src, drv], 0)
             target = to_internal(imgs, size)
             out, vq = r.autoencode(imgs)
-            weights = region_weights(torch.cat([batch["source_landmarks"], batch["driving_landmarks"]]), size,
-                                     self.frame_size) if cfg.codebook_regions else None
-            rec = reconstruction_loss(out, target, weights)
+            rec = reconstruction_loss(out, target)
             loss = rec["total"] + vq.loss
             return loss, {"rec": rec["total"], "l1": rec["l1"], "vq": vq.loss, "perplexity": vq.perplexity,
                           "psnr": psnr(out.detach(), target).mean()}
@@ -374,8 +371,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--w-motion", type=float, default=d.w_motion, help="weight of the motion-consistency term: "
                    "the frozen motion encoder on the rendered frame must read back the driving motion's lips, eyes "
                    "and expression (mouth phase)")
-    p.add_argument("--codebook-regions", action="store_true", help="codebook phase: weight the L1 term up on "
-                   "the mouth and eyes (as the later phases do); without it a uniform L1 lets the codebook blur the mouth")
     p.add_argument("--pixel-path", action="store_true", help="give the HR decoder the pixel path: the warped "
                    "portrait pixels fused at 128² and blended into the output (added to an --init bundle without it)")
     p.add_argument("--workers", type=int, default=d.workers)
@@ -396,7 +391,6 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
     model.decoder.out_size = a.out_size
     return TrainConfig(corpus=a.corpus, out=a.out, steps=tuple(a.steps), init=a.init, batch=a.batch, lr=a.lr, workers=a.workers,
                        w_mouth=a.w_mouth, w_flow=a.w_flow, w_motion=a.w_motion, pixel_path=a.pixel_path,
-                       codebook_regions=a.codebook_regions,
                        threads=a.threads, device=a.device, amp=a.amp, seed=a.seed, log_every=a.log_every,
                        sample_every=a.sample_every, save_every=a.save_every, model=model)
 
