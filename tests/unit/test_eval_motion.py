@@ -37,3 +37,15 @@ def test_best_lag_finds_a_shift():
     late = [np.concatenate([np.zeros(2), t[:-2]]) for t in true]  # generated = truth 2 frames late
     lag, curve = best_lag(late, true)
     assert lag == 2 and curve[2] > 0.9
+
+
+def test_paired_gain_of_lip_refine():
+    import pytest
+
+    from see_the_speaker.evaluation.eval_motion import paired_gain
+
+    g = paired_gain([(0.70, 0.72), (0.60, 0.61), (0.80, 0.83)])
+    assert g["refine_gain_clips"] == 3
+    assert g["refine_gain_per_clip_video"] == pytest.approx(0.02)
+    assert g["refine_gain_per_clip_video_se"] == pytest.approx(np.std([0.02, 0.01, 0.03], ddof=1) / np.sqrt(3))
+    assert np.isnan(paired_gain([(0.7, 0.8)])["refine_gain_per_clip_video"])
