@@ -201,12 +201,14 @@ def render_measure(source, corpus, items, size, log) -> dict:
             ok = ~np.any([np.isnan(v) for v in o.values()], axis=0)
             for k in pooled:
                 pooled[k].append(o[k][ok])
+            clip = {}  # this clip's correlations, where both openings were measured and move
             for k in per_clip:
                 a, b = k.split("_")
                 if ok.sum() > 2 and o[a][ok].std() > 0 and o[b][ok].std() > 0:
-                    per_clip[k].append(_corr(o[a][ok], o[b][ok]))
-            if ok.sum() > 2 and min(o["gen"][ok].std(), o["ref"][ok].std(), o["video"][ok].std()) > 0:
-                pairs.append((_corr(o["gen"][ok], o["video"][ok]), _corr(o["ref"][ok], o["video"][ok])))
+                    clip[k] = _corr(o[a][ok], o[b][ok])
+                    per_clip[k].append(clip[k])
+            if "gen_video" in clip and "ref_video" in clip:
+                pairs.append((clip["gen_video"], clip["ref_video"]))
             log(f"  rendered {j + 1}/{len(items)}")
     cat = {k: np.concatenate(v) for k, v in pooled.items()}
     out = {"render_clips": len(items), "render_size": size, "render_frames_detected": int(len(cat["truth"])),

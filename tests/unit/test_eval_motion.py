@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from see_the_speaker.evaluation.eval_motion import best_lag, render_clips
 
@@ -40,8 +41,6 @@ def test_best_lag_finds_a_shift():
 
 
 def test_paired_gain_of_lip_refine():
-    import pytest
-
     from see_the_speaker.evaluation.eval_motion import paired_gain
 
     g = paired_gain([(0.70, 0.72), (0.60, 0.61), (0.80, 0.83)])
