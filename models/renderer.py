@@ -7,6 +7,8 @@ wrapper, VQ codebook (+ its encoder), code transformer and HR decoder in one mod
     Appearance + m_src + m_drv ──MotionWarp──► warped feat/skip (+ warped pixels: warp_image)
                                  └─CodeTransformer─► code indices ─VQ lookup─► codebook features
     codebook features + fidelity·warped ──HRDecoder──► frames [B,3,out,out]
+    m_drv ──MouthLayout──► lip points ─► mouth-interior mask ─► interior painted over the frames
+                                                               (bundles with mouth_interior)
 
 Public API: `encode_portrait(img)`, `encode_motion(frames)`, `render(appearance, source_motion,
 driving_motion, fidelity, out_size)`. Images are [B,3,H,W] float 0..1 canonical aligned crops
@@ -29,6 +31,7 @@ from .identity_encoder import Appearance, IdentityEncoder, IdentityEncoderConfig
 from .motion_encoder import MotionEncoder, MotionEncoderConfig
 from .motion_latent import MotionLatentSpec
 from .motion_warp import MotionWarp, MotionWarpConfig, WarpResult, warp_image
+from .mouth_layout import MouthLayout, MouthLayoutConfig
 from .render_blocks import to_internal
 from .vq_codebook import CodebookEncoder, VectorQuantizer, VQConfig
 
@@ -46,10 +49,12 @@ class RendererConfig:
     transformer: CodeTransformerConfig = field(default_factory=CodeTransformerConfig)
     decoder: HRDecoderConfig = field(default_factory=HRDecoderConfig)
     default_fidelity: float = 1.0  # fidelity the nodes start with (1 = follow the portrait)
+    mouth_interior: bool = False  # paint the mouth's interior from the driving motion (mouth_layout.py); False = older bundles
+    layout: MouthLayoutConfig = field(default_factory=MouthLayoutConfig)  # used with mouth_interior
 
     def __post_init__(self):
         # keep the nested configs consistent with the shared sizes
-        self.motion.spec = self.warp.spec = self.spec
+        self.motion.spec = self.warp.spec = self.layout.spec = self.spec
         f, s = self.identity.feat_ch, self.identity.skip_ch
         self.warp.feat_ch = self.transformer.feat_ch = self.decoder.feat_ch = f
         self.warp.skip_ch = self.decoder.skip_ch = s
@@ -68,6 +73,7 @@ class Renderer(nn.Module):
         self.quantizer = VectorQuantizer(cfg.vq)
         self.code_transformer = CodeTransformer(cfg.transformer)
         self.decoder = HRDecoder(cfg.decoder)
+        self.mouth_layout = MouthLayout(cfg.layout) if cfg.mouth_interior else None
 
     @property
     def spec(self) -> MotionLatentSpec:
@@ -119,13 +125,17 @@ class Renderer(nn.Module):
     # --- building blocks used by render() and training -----------------------------------------
     def decode(self, appearance: Appearance, m_src: torch.Tensor, m_drv: torch.Tensor,
                fidelity: float | torch.Tensor = 1.0) -> tuple[torch.Tensor, dict]:
-        """-> (frames [B,3,out,out] unclamped, aux {warp: WarpResult, logits: [B,16,16,K]})."""
+        """-> (frames [B,3,out,out] unclamped, aux {warp: WarpResult, logits: [B,16,16,K],
+        [mouth_points: [B,20,2] lip points in the frame, [-1,1], with mouth_interior]})."""
         wr: WarpResult = self.warp(appearance.feat, appearance.skip, m_src, m_drv)
         logits = self.code_transformer(wr.feat)  # [B,16,16,K]
         codes = self.quantizer.lookup(logits.argmax(-1))  # [B,code_dim,16,16]
         pixels = warp_image(appearance.image, wr) if appearance.image is not None else None  # [B,4,out,out]
         out = self.decoder(codes, wr.feat, wr.skip, fidelity, pixels)
-        return out, {"warp": wr, "logits": logits}
+        aux = {"warp": wr, "logits": logits}
+        if self.mouth_layout is not None:
+            out, aux["mouth_points"] = self.mouth_layout.paint(out, m_drv)
+        return out, aux
 
     def autoencode(self, img: torch.Tensor) -> tuple[torch.Tensor, "object"]:
         """Codebook autoencoder (phase 1): img [B,3,H,W] -> (reconstruction [B,3,out,out], VQOutput)."""

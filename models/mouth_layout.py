@@ -1,0 +1,119 @@
+"""Mouth layout and mouth-interior compositing of the HRTF renderer (arXiv 2510.26819 stage 2,
+lip-region refinement before the output; our addition).
+
+Driving motion latent m [B,D] -> the 20 iBUG lip points (48-67) in the frame -> a soft mask of the
+mouth's interior (inside the inner-lip polygon, 60-67) at the output resolution -> the interior is
+painted over the decoded frame in a learnt colour:
+
+    out' = out + mask · (interior_rgb - out)
+
+Why: the HR decoder paints an open mouth as a pink blur with no dark gap, on training faces as on
+held-out ones, and several fine-tunes did not teach it to do better (renderer card, "Three more
+tries at the open mouth"): the portrait it warps shows no interior, and its thin high-resolution
+layers average the interiors they have seen. The layout knows where the mouth is open; painting the
+interior from it makes the opening visible to a viewer and to an independent landmarker.
+
+The points are regressed from the motion latent on the corpus landmarks by
+training/fit_mouth_layout.py (the renderer's other weights stay frozen, so its motion space and
+every motion model trained in it stay valid). At render time they come from the motion alone: a
+generated, refined or edited motion moves the painted interior the same way. Points are predicted
+in canonical coordinates (a template mouth plus an offset from the latent) and carried into the
+frame by the driving head-pose affine (motion_latent.pose_matrix), so the layout follows the head
+like the warp does. A closed mouth (inner polygon flattened to a line) is left as the decoder drew it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from ..data.canonical import CANONICAL_5
+from .motion_latent import MotionLatentSpec, pose_matrix
+
+OUTER, INNER = 12, 8  # iBUG 48-59 (outer lip, clockwise from the image-left corner), 60-67 (inner lip)
+DRAW_SIZE = 256  # largest side the interior mask is drawn at (polygon_mask keeps [B, side², edges] tensors)
+
+
+@dataclass
+class MouthLayoutConfig:
+    spec: MotionLatentSpec = field(default_factory=MotionLatentSpec)  # latent layout (input)
+    hidden: int = 128  # MLP width
+    softness: float = 0.75  # edge width of the masks, in pixels of the map they are drawn at
+
+
+def template_points() -> torch.Tensor:
+    """A closed mouth at the canonical mouth corners: [20,2] in [-1,1] (x right, y down), iBUG order."""
+    (lx, ly), (rx, ry) = CANONICAL_5[3], CANONICAL_5[4]
+    cx, cy, half = float(lx + rx) - 1.0, float(ly + ry) - 1.0, float(rx - lx)  # centre and half width in [-1,1]
+    def ellipse(n: int, a: float, b: float) -> list[tuple[float, float]]:
+        # k = 0: image-left corner, then along the upper lip (y up), right corner, lower lip
+        return [(cx - a * math.cos(2 * math.pi * k / n), cy - b * math.sin(2 * math.pi * k / n)) for k in range(n)]
+    return torch.tensor(ellipse(OUTER, half, 0.35 * half) + ellipse(INNER, 0.8 * half, 0.05 * half), dtype=torch.float32)
+
+
+def polygon_mask(poly: torch.Tensor, size: int, softness: float = 0.75) -> torch.Tensor:
+    """Closed polygons poly [B,K,2] in [-1,1] (x, y) -> soft inside masks [B,1,size,size]: the signed
+    distance of each pixel centre to the outline (crossing-number inside test), through a sigmoid of
+    width `softness` pixels. A polygon flattened to a line (a closed mouth) gives a thin line of 0.5."""
+    b = poly.shape[0]
+    c = (torch.arange(size, device=poly.device, dtype=poly.dtype) + 0.5) / size * 2 - 1
+    yy, xx = torch.meshgrid(c, c, indexing="ij")
+    p = torch.stack([xx, yy], -1).reshape(1, -1, 1, 2)  # [1,P,1,2]
+    a = poly[:, None]  # [B,1,K,2] edge starts
+    e = torch.roll(poly, -1, dims=1)[:, None] - a  # [B,1,K,2] edge vectors
+    ap = p - a  # [B,P,K,2]
+    t = ((ap * e).sum(-1) / (e * e).sum(-1).clamp_min(1e-12)).clamp(0, 1)  # [B,P,K]
+    dist = (ap - t[..., None] * e).norm(dim=-1).amin(-1)  # [B,P] to the nearest edge
+    ay, by, py = a[..., 1], a[..., 1] + e[..., 1], p[..., 1]
+    crosses = (ay > py) != (by > py)  # [B,P,K] the edge spans the pixel's row
+    x_at = a[..., 0] + (py - ay) * e[..., 0] / torch.where(e[..., 1] == 0, torch.ones_like(ay), e[..., 1])
+    inside = (crosses & (p[..., 0] < x_at)).sum(-1) % 2 == 1  # [B,P]
+    signed = torch.where(inside, dist, -dist) * (size / 2)  # pixels
+    return torch.sigmoid(signed / softness).reshape(b, 1, size, size)
+
+
+class MouthLayout(nn.Module):
+    def __init__(self, cfg: MouthLayoutConfig = MouthLayoutConfig()):
+        super().__init__()
+        self.cfg = cfg
+        h = cfg.hidden
+        self.net = nn.Sequential(nn.Linear(cfg.spec.dim, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(),
+                                 nn.Linear(h, 2 * (OUTER + INNER)))
+        nn.init.zeros_(self.net[-1].weight)  # starts at the template mouth
+        nn.init.zeros_(self.net[-1].bias)
+        self.register_buffer("template", template_points(), persistent=False)  # [20,2]
+        # colour painted inside the mouth, 0..1 RGB (fit_mouth_layout.py sets it from the corpus)
+        self.interior_rgb = nn.Parameter(torch.full((3,), 0.2))
+
+    def forward(self, m: torch.Tensor) -> torch.Tensor:
+        """m [B,D] -> lip points 48-67 in the frame [B,20,2], [-1,1] (x, y)."""
+        canon = self.template + self.net(m).view(-1, OUTER + INNER, 2)  # [B,20,2] canonical
+        a = pose_matrix(self.cfg.spec.split(m)["head_pose"])  # [B,2,3] canonical -> frame
+        return canon @ a[:, :, :2].transpose(1, 2) + a[:, None, :, 2]
+
+    def interior(self, points: torch.Tensor, size: int) -> torch.Tensor:
+        """points [B,20,2] -> soft mask of the mouth's interior [B,1,size,size]: the inside of the
+        inner-lip polygon only (2·inside - 1, clipped), so the outline itself gets 0 and a closed
+        mouth, whose polygon is a line, is not painted. Drawn at most at DRAW_SIZE² (memory grows
+        with pixels × edges) and upsampled bilinearly beyond it."""
+        mask = (2 * polygon_mask(points[:, OUTER:], min(size, DRAW_SIZE), self.cfg.softness) - 1).clamp_min(0)
+        if mask.shape[-1] != size:
+            mask = F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False)
+        return mask
+
+    def paint(self, frames: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """frames [B,3,S,S] + driving motion m [B,D] -> (frames with the interior painted [B,3,S,S],
+        lip points [B,20,2])."""
+        points = self(m.to(frames.dtype))
+        mask = self.interior(points, frames.shape[-1])  # [B,1,S,S]
+        rgb = self.interior_rgb.to(frames.dtype).view(1, 3, 1, 1)
+        return torch.lerp(frames, rgb.expand_as(frames), mask), points
+
+
+def lip_point_l1(points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """points, target [B,20,2] in [-1,1] -> mean L1 distance per lip point (in [-1,1] units)."""
+    return (points - target.to(points.dtype)).abs().sum(-1).mean()

@@ -1,0 +1,135 @@
+"""Mouth layout and interior painting (models/mouth_layout.py) and its fit on a bundle
+(training/fit_mouth_layout.py): polygon masks, the template mouth carried by the head pose, the
+painted interior, bundles without a layout unchanged, and a fit that keeps every other weight."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from see_the_speaker.models.motion_latent import MotionLatentSpec
+from see_the_speaker.models.mouth_layout import (MouthLayout, MouthLayoutConfig, lip_point_l1, polygon_mask,
+                                                 template_points)
+from see_the_speaker.models.renderer import Renderer
+from see_the_speaker.training.fit_mouth_layout import LayoutFitConfig, fit, fit_points, opening, weighted_median
+from test_renderer_models import randomize, tiny_config
+from test_renderer_training import tiny_corpus  # noqa: F401  (module fixture)
+
+
+def test_polygon_mask_inside_outside_and_area():
+    square = torch.tensor([[[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]])  # half the side: a quarter of the area
+    m = polygon_mask(square, 64)[0, 0]
+    assert m[32, 32] > 0.99 and m[2, 2] < 0.01 and m[32, 60] < 0.01
+    assert float(m.sum()) == pytest.approx(64 * 64 / 4, rel=0.02)
+    flat = torch.tensor([[[-0.5, 0.0], [0.0, 1e-4], [0.5, 0.0], [0.0, -1e-4]]])  # a closed mouth: a line
+    f = polygon_mask(flat, 64)[0, 0]
+    assert 0.3 < float(f.max()) < 0.7 and float(f.sum()) < 64  # a faint line, no area
+    turned = polygon_mask(square.flip(1), 64)  # either orientation
+    assert torch.allclose(turned[0, 0], m, atol=1e-5)
+
+
+def test_layout_starts_at_the_template_and_follows_the_head():
+    spec = MotionLatentSpec()
+    lay = MouthLayout(MouthLayoutConfig(spec=spec))
+    m = torch.zeros(2, spec.dim)
+    pose = slice(*spec.parts()["head_pose"])
+    m[1, pose] = torch.tensor([0.0, 0.0, 0.1, 0.0, 0.0, -0.05])  # shifted right by 0.1, up by 0.05
+    p = lay(m).detach()
+    assert p.shape == (2, 20, 2)
+    assert torch.allclose(p[0], template_points(), atol=1e-6)
+    assert torch.allclose(p[1] - p[0], torch.tensor([0.1, -0.05]).expand(20, 2), atol=1e-6)
+    assert float(lip_point_l1(p, p)) == 0.0
+    assert float(lip_point_l1(p, p + 0.1)) == pytest.approx(0.2, rel=1e-4)  # 0.1 per axis
+    assert float(opening(p)[0]) < 0.02  # the template mouth is nearly closed (1 % of the crop side)
+
+
+def test_interior_mask_sizes_and_painting():
+    spec = MotionLatentSpec()
+    lay = MouthLayout(MouthLayoutConfig(spec=spec))
+    pts = template_points().expand(1, 20, 2).clone()
+    y = pts[0, 12:, 1]
+    pts[0, 12:, 1] = y.mean() + (y - y.mean()) * 60  # open the inner lip: a real interior
+    small, big = lay.interior(pts, 128), lay.interior(pts, 512)  # 512 is drawn at 256 and upsampled
+    assert small.shape == (1, 1, 128, 128) and big.shape == (1, 1, 512, 512)
+    assert float(big.mean()) == pytest.approx(float(small.mean()), rel=0.15)  # edges: `softness` pixels of the drawn map
+    with torch.no_grad():
+        lay.interior_rgb.copy_(torch.tensor([0.1, 0.0, 0.0]))
+    frames = torch.rand(1, 3, 128, 128)
+    lay.forward = lambda m: pts  # paint from these points whatever the motion
+    painted, _ = lay.paint(frames, torch.zeros(1, spec.dim))
+    inside, outside = small[0, 0] > 0.999, small[0, 0] < 1e-3
+    assert inside.sum() > 20 and torch.allclose(painted[0][:, outside], frames[0][:, outside], atol=1e-3)
+    assert torch.allclose(painted[0][:, inside], torch.tensor([0.1, 0.0, 0.0])[:, None], atol=1e-3)
+
+
+def test_renderer_paints_only_with_mouth_interior():
+    """A bundle without the layout has no mouth_layout weights and renders as before; with it the
+    frames differ only where the interior mask is drawn."""
+    cfg = tiny_config()
+    plain = randomize(Renderer(cfg)).eval()
+    assert not any(k.startswith("mouth_layout.") for k in plain.state_dict())
+    painted_cfg = dataclasses.replace(cfg, mouth_interior=True)
+    painted = Renderer(painted_cfg).eval()
+    state = painted.state_dict()
+    state.update(plain.state_dict())
+    painted.load_state_dict(state)
+    torch.manual_seed(1)
+    img, frames = torch.rand(1, 3, 64, 64), torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        app, _ = plain.encode_portrait(img)
+        m = plain.encode_motion(frames)
+        a, b = plain.render(app, m[:1], m), painted.render(app, m[:1], m)
+        mask = painted.mouth_layout.interior(painted.mouth_layout(m), a.shape[-1])
+    far = (mask < 1e-4).expand(-1, 3, -1, -1)
+    assert far.float().mean() > 0.9 and torch.allclose(a[far], b[far], atol=1e-4)
+    assert float(mask.max()) > 0.3  # the template inner lip is slightly open: painted
+
+
+def test_fit_points_learns_a_linear_mouth():
+    """Points that are an affine function of the latent: the fit goes far below the template's error."""
+    spec = MotionLatentSpec()
+    g = torch.Generator().manual_seed(0)
+    m = torch.randn(2048, spec.dim, generator=g) * 0.3
+    m[:, slice(*spec.parts()["head_pose"])] = 0  # no head motion: the canonical points are the frame points
+    w = torch.randn(spec.dim, 40, generator=g) * 0.05
+    target = template_points() + (m @ w).view(-1, 20, 2)
+    lay = MouthLayout(MouthLayoutConfig(spec=spec))
+    before = float(lip_point_l1(lay(m).detach(), target))
+    trace = fit_points(lay, m, target, LayoutFitConfig(steps=300, batch=256, lr=3e-3), log=lambda s: None)
+    assert len(trace) == 10 and trace[-1] < 0.25 * before
+
+
+def test_weighted_median_minimises_the_weighted_l1():
+    g = torch.Generator().manual_seed(0)
+    y, w = torch.rand(301, 3, generator=g), torch.rand(301, generator=g)
+    c = weighted_median(y, w)
+    grid = torch.linspace(0, 1, 2001)
+    cost = (w[:, None, None] * (grid[None, :, None] - y[:, None, :]).abs()).sum(0)  # [2001,3]
+    assert torch.all((w[:, None] * (c - y).abs()).sum(0) <= cost.min(0).values + 1e-4)
+    assert torch.allclose(weighted_median(y, torch.ones(301)), y.median(0).values)
+    w2 = torch.ones(301)
+    w2[7] = 1000.0  # one pixel outweighs all others
+    assert torch.equal(weighted_median(y, w2), y[7])
+
+
+def test_fit_on_a_bundle_keeps_every_other_weight(tiny_corpus, tmp_path):  # noqa: F811
+    from see_the_speaker.checkpoint import load_checkpoint, load_model, save_module
+    from see_the_speaker.models.renderer import KIND
+
+    r = randomize(Renderer(tiny_config()), std=0.05).eval()
+    src = str(tmp_path / "r.safetensors")
+    save_module(src, KIND, r.cfg, r, extra={"trained": False})
+    out = str(tmp_path / "r_layout.safetensors")
+    rep = fit(src, str(tiny_corpus), str(tmp_path / "cache"), out,
+              LayoutFitConfig(steps=20, batch=8, colour_clips=2, colour_stride=1), report_splits=("train",), log=lambda s: None)
+    a, b = load_checkpoint(src).tensors, load_checkpoint(out).tensors
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert sorted(k for k in b if k not in a) == ["mouth_layout.interior_rgb"] + sorted(
+        f"mouth_layout.net.{i}.{p}" for i in (0, 2, 4) for p in ("bias", "weight"))
+    model, ck = load_model(out, KIND)
+    assert model.cfg.mouth_interior and ck.extra["mouth_layout_fit"]["train_clips"] == 3
+    assert torch.allclose(b["mouth_layout.interior_rgb"], torch.tensor(rep["interior_rgb"]))
+    assert np.isfinite(rep["held_out"]["train"]["point_l1"]) and len(rep["loss_trace"]) == 10
