@@ -5,7 +5,10 @@ Driving motion latent m [B,D] -> the 20 iBUG lip points (48-67) in the frame -> 
 mouth's interior (inside the inner-lip polygon, 60-67) at the output resolution -> the interior is
 painted over the decoded frame in a learnt colour:
 
-    out' = out + mask · (interior_rgb - out)
+    out' = out + mask · (profile(depth) - out)
+
+where depth is how far inside the inner lips a pixel lies and profile(depth) the corpus's colour
+at that depth (teeth along the lips, the dark gap deeper in).
 
 Why: the HR decoder paints an open mouth as a pink blur with no dark gap, on training faces as on
 held-out ones, and several fine-tunes did not teach it to do better (renderer card, "Three more
@@ -43,6 +46,7 @@ class MouthLayoutConfig:
     spec: MotionLatentSpec = field(default_factory=MotionLatentSpec)  # latent layout (input)
     hidden: int = 128  # MLP width
     softness: float = 0.75  # edge width of the masks, in pixels of the map they are drawn at
+    profile_bins: int = 8  # interior colour by depth inside the inner lips: 1-pixel bins (the last: deeper)
 
 
 def template_points() -> torch.Tensor:
@@ -55,10 +59,9 @@ def template_points() -> torch.Tensor:
     return torch.tensor(ellipse(OUTER, half, 0.35 * half) + ellipse(INNER, 0.8 * half, 0.05 * half), dtype=torch.float32)
 
 
-def polygon_mask(poly: torch.Tensor, size: int, softness: float = 0.75) -> torch.Tensor:
-    """Closed polygons poly [B,K,2] in [-1,1] (x, y) -> soft inside masks [B,1,size,size]: the signed
-    distance of each pixel centre to the outline (crossing-number inside test), through a sigmoid of
-    width `softness` pixels. A polygon flattened to a line (a closed mouth) gives a thin line of 0.5."""
+def polygon_depth(poly: torch.Tensor, size: int) -> torch.Tensor:
+    """Closed polygons poly [B,K,2] in [-1,1] (x, y) -> signed distance of each pixel centre to the
+    outline [B,1,size,size], in pixels, positive inside (crossing-number inside test)."""
     b = poly.shape[0]
     c = (torch.arange(size, device=poly.device, dtype=poly.dtype) + 0.5) / size * 2 - 1
     yy, xx = torch.meshgrid(c, c, indexing="ij")
@@ -72,8 +75,25 @@ def polygon_mask(poly: torch.Tensor, size: int, softness: float = 0.75) -> torch
     crosses = (ay > py) != (by > py)  # [B,P,K] the edge spans the pixel's row
     x_at = a[..., 0] + (py - ay) * e[..., 0] / torch.where(e[..., 1] == 0, torch.ones_like(ay), e[..., 1])
     inside = (crosses & (p[..., 0] < x_at)).sum(-1) % 2 == 1  # [B,P]
-    signed = torch.where(inside, dist, -dist) * (size / 2)  # pixels
-    return torch.sigmoid(signed / softness).reshape(b, 1, size, size)
+    return (torch.where(inside, dist, -dist) * (size / 2)).reshape(b, 1, size, size)
+
+
+def polygon_mask(poly: torch.Tensor, size: int, softness: float = 0.75) -> torch.Tensor:
+    """Closed polygons poly [B,K,2] in [-1,1] -> soft inside masks [B,1,size,size]: the signed
+    distance through a sigmoid of width `softness` pixels. A polygon flattened to a line (a closed
+    mouth) gives a thin line of 0.5."""
+    return torch.sigmoid(polygon_depth(poly, size) / softness)
+
+
+def profile_at(profile: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    """profile [K,3] colours of 1-pixel depth bins (bin k: depth in [k, k+1); the last: deeper) and
+    depth [B,1,S,S] in pixels -> colours [B,3,S,S], linear between bin centres."""
+    k = profile.shape[0]
+    x = (depth - 0.5).clamp(0, k - 1)[:, 0]  # [B,S,S] position in bin-centre units
+    lo = x.floor().long()
+    hi = (lo + 1).clamp(max=k - 1)
+    f = (x - lo)[..., None]
+    return (profile[lo] * (1 - f) + profile[hi] * f).permute(0, 3, 1, 2)
 
 
 class MouthLayout(nn.Module):
@@ -86,8 +106,9 @@ class MouthLayout(nn.Module):
         nn.init.zeros_(self.net[-1].weight)  # starts at the template mouth
         nn.init.zeros_(self.net[-1].bias)
         self.register_buffer("template", template_points(), persistent=False)  # [20,2]
-        # colour painted inside the mouth, 0..1 RGB (fit_mouth_layout.py sets it from the corpus)
-        self.interior_rgb = nn.Parameter(torch.full((3,), 0.2))
+        # colour painted inside the mouth by depth inside the inner lips, 0..1 RGB per 1-pixel bin
+        # (fit_mouth_layout.py sets it from the corpus: teeth near the lips, the dark gap deeper in)
+        self.interior_profile = nn.Parameter(torch.full((cfg.profile_bins, 3), 0.2))
 
     def forward(self, m: torch.Tensor) -> torch.Tensor:
         """m [B,D] -> lip points 48-67 in the frame [B,20,2], [-1,1] (x, y)."""
@@ -95,23 +116,25 @@ class MouthLayout(nn.Module):
         a = pose_matrix(self.cfg.spec.split(m)["head_pose"])  # [B,2,3] canonical -> frame
         return canon @ a[:, :, :2].transpose(1, 2) + a[:, None, :, 2]
 
-    def interior(self, points: torch.Tensor, size: int) -> torch.Tensor:
-        """points [B,20,2] -> soft mask of the mouth's interior [B,1,size,size]: the inside of the
-        inner-lip polygon only (2·inside - 1, clipped), so the outline itself gets 0 and a closed
-        mouth, whose polygon is a line, is not painted. Drawn at most at DRAW_SIZE² (memory grows
-        with pixels × edges) and upsampled bilinearly beyond it."""
-        mask = (2 * polygon_mask(points[:, OUTER:], min(size, DRAW_SIZE), self.cfg.softness) - 1).clamp_min(0)
+    def interior(self, points: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """points [B,20,2] -> (mask [B,1,size,size], depth [B,1,size,size]) of the mouth's interior.
+        The mask is the inside of the inner-lip polygon only (2·inside - 1, clipped), so the outline
+        itself gets 0 and a closed mouth, whose polygon is a line, is not painted; depth is the
+        distance inside the outline in pixels of the drawn map. Drawn at most at DRAW_SIZE² (memory
+        grows with pixels × edges) and upsampled bilinearly beyond it."""
+        depth = polygon_depth(points[:, OUTER:], min(size, DRAW_SIZE))
+        mask = (2 * torch.sigmoid(depth / self.cfg.softness) - 1).clamp_min(0)
         if mask.shape[-1] != size:
-            mask = F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False)
-        return mask
+            up = lambda t: F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)  # noqa: E731
+            mask, depth = up(mask), up(depth)
+        return mask, depth
 
     def paint(self, frames: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """frames [B,3,S,S] + driving motion m [B,D] -> (frames with the interior painted [B,3,S,S],
         lip points [B,20,2])."""
         points = self(m.to(frames.dtype))
-        mask = self.interior(points, frames.shape[-1])  # [B,1,S,S]
-        rgb = self.interior_rgb.to(frames.dtype).view(1, 3, 1, 1)
-        return torch.lerp(frames, rgb.expand_as(frames), mask), points
+        mask, depth = self.interior(points, frames.shape[-1])  # [B,1,S,S] each
+        return torch.lerp(frames, profile_at(self.interior_profile.to(frames.dtype), depth), mask), points
 
 
 def lip_point_l1(points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -11,9 +11,9 @@ the motion space and the motion models trained in it stay valid:
    iBUG lip landmarks 48-67 of the same frames;
 2. the layout MLP is fitted by minibatch AdamW on the mean L1 distance per lip point
    (mouth_layout.lip_point_l1), cosine learning rate;
-3. the interior colour is the colour of the corpus's open mouths: the median of the true pixels
-   inside the true inner-lip polygons of a subset of training clips (interior_colour says why
-   not the fitted polygons).
+3. the interior colours, by depth inside the inner lips, are the corpus's: the medians of the true
+   pixels inside the true inner-lip polygons of a subset of training clips (interior_profile says
+   why not the fitted polygons).
 
 Only training speakers are fitted on; `--report-splits` (default val) reports the held-out
 point error and how well the layout's opening (62-66) follows the landmarks' (never used to choose).
@@ -100,25 +100,33 @@ def weighted_median(y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interior_colour(layout: MouthLayout, corpus, recs, stride: int, size: int) -> tuple[list[float], int]:
-    """The colour of a mouth's interior in the corpus: per channel the mask-weighted median of the
-    true frames' pixels inside their own inner-lip polygons (landmarks 60-67, drawn by
-    layout.interior) -> (RGB 0..1, pixels used). Taken from the true polygons, not the fitted
-    ones: where those miss the mouth by a pixel or two, the best constant for the painted frames
-    drifts towards lip and skin colour, i.e. back to the blur (renderer card)."""
-    ys, ws = [], []
+def interior_profile(layout: MouthLayout, corpus, recs, stride: int, size: int) -> tuple[list[list[float]], list[int]]:
+    """The colour of the corpus's open mouths by depth inside the inner lips: for each 1-pixel depth
+    bin of layout.interior, the mask-weighted median of the true frames' pixels inside their own
+    inner-lip polygons (landmarks 60-67) -> ([bins][3] RGB 0..1, pixels per bin). A bin no pixel
+    reaches takes the colour of the deepest bin that has pixels. Taken from the true polygons, not
+    the fitted ones: where those miss the mouth by a pixel or two, the best colour for the painted
+    frames drifts towards lip and skin colour, i.e. back to the blur (renderer card)."""
+    bins = layout.cfg.profile_bins
+    ys, ws, ks = [], [], []
     for rec in recs:
         idx = np.arange(0, rec.n_frames, stride)
         frames = torch.from_numpy(corpus.load_frames(rec, size=size)[idx]).float() / 255  # [n,S,S,3]
         lm = corpus.load_arrays(rec)["landmarks"][idx, 48:68] / corpus.spec.crop_size * 2 - 1
-        mask = layout.interior(torch.from_numpy(lm).float(), size)[:, 0]  # [n,S,S]
-        touched = mask > 0
+        mask, depth = layout.interior(torch.from_numpy(lm).float(), size)  # [n,1,S,S] each
+        touched = mask[:, 0] > 0
         ys.append(frames[touched])
-        ws.append(mask[touched])
-    y, w = torch.cat(ys), torch.cat(ws)
+        ws.append(mask[:, 0][touched])
+        ks.append(depth[:, 0][touched].floor().long().clamp(0, bins - 1))
+    y, w, k = torch.cat(ys), torch.cat(ws), torch.cat(ks)
     if y.shape[0] == 0:
         raise SystemExit("no frame of the colour clips shows an open mouth")
-    return weighted_median(y, w).tolist(), int(y.shape[0])
+    counts = [int((k == i).sum()) for i in range(bins)]
+    profile = []
+    for i in range(bins):
+        j = max(b for b in range(i + 1) if counts[b]) if any(counts[: i + 1]) else min(b for b in range(bins) if counts[b])
+        profile.append(weighted_median(y[k == j], w[k == j]).tolist())
+    return profile, counts
 
 
 def fit(bundle: str, corpus_dir: str, cache_dir: str, out: str, cfg: LayoutFitConfig = LayoutFitConfig(),
@@ -142,11 +150,11 @@ def fit(bundle: str, corpus_dir: str, cache_dir: str, out: str, cfg: LayoutFitCo
     layout.eval()
     rng = np.random.default_rng(cfg.seed)
     colour_recs = [train[i] for i in sorted(rng.choice(len(train), min(cfg.colour_clips, len(train)), replace=False))]
-    rgb, n_px = interior_colour(layout, corpus, colour_recs, cfg.colour_stride, renderer.out_size)
+    profile, counts = interior_profile(layout, corpus, colour_recs, cfg.colour_stride, renderer.out_size)
     with torch.no_grad():
-        layout.interior_rgb.copy_(torch.tensor(rgb))
+        layout.interior_profile.copy_(torch.tensor(profile))
     report = {"train_clips": len(train), "train_frames": int(m.shape[0]), "loss_template": start, "loss_trace": trace,
-              "interior_rgb": rgb, "colour_pixels": n_px, "colour_clips": len(colour_recs), "fit": asdict(cfg)}
+              "interior_profile": profile, "profile_pixels": counts, "colour_clips": len(colour_recs), "fit": asdict(cfg)}
     held = {}
     for split in report_splits:  # reported only
         recs = corpus.clips_in(split)
@@ -186,8 +194,11 @@ def markdown(r: dict) -> str:
     lines = [f"Mouth layout fitted on {r['train_frames']} frames of {r['train_clips']} training clips "
              f"({c['steps']} AdamW steps × {c['batch']}, lr {c['lr']}); lip-point L1 in [-1, 1] units per point: "
              f"template {r['loss_template']:.4f}, last tenth of the fit {r['loss_trace'][-1]:.4f}.",
-             f"Interior colour (median of {r['colour_pixels']} true pixels inside the true inner lips, {r['colour_clips']} training clips): "
-             f"RGB {', '.join(f'{v:.3f}' for v in r['interior_rgb'])}."]
+             f"Interior colour by depth inside the inner lips (median of the true pixels inside the true inner lips, "
+             f"{r['colour_clips']} training clips):", "", "| depth (px) | pixels | R | G | B |", "|---|---:|---:|---:|---:|"]
+    n = len(r["interior_profile"])
+    lines += [f"| {k}{'+' if k == n - 1 else ''} | {px} | {rgb[0]:.3f} | {rgb[1]:.3f} | {rgb[2]:.3f} |"
+              for k, (px, rgb) in enumerate(zip(r["profile_pixels"], r["interior_profile"]))]
     if r["held_out"]:
         lines += ["", "| held-out split | clips | frames | lip-point L1 | opening corr. (all frames) | per clip | std ratio |",
                   "|---|---:|---:|---:|---:|---:|---:|"]

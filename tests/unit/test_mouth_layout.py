@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from see_the_speaker.models.motion_latent import MotionLatentSpec
-from see_the_speaker.models.mouth_layout import (MouthLayout, MouthLayoutConfig, lip_point_l1, polygon_mask,
-                                                 template_points)
+from see_the_speaker.models.mouth_layout import (MouthLayout, MouthLayoutConfig, lip_point_l1, polygon_depth,
+                                                 polygon_mask, profile_at, template_points)
 from see_the_speaker.models.renderer import Renderer
 from see_the_speaker.training.fit_mouth_layout import LayoutFitConfig, fit, fit_points, opening, weighted_median
 from test_renderer_models import randomize, tiny_config
@@ -46,23 +46,37 @@ def test_layout_starts_at_the_template_and_follows_the_head():
     assert float(opening(p)[0]) < 0.02  # the template mouth is nearly closed (1 % of the crop side)
 
 
+def test_polygon_depth_and_profile_lookup():
+    square = torch.tensor([[[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]])
+    d = polygon_depth(square, 64)[0, 0]  # the square spans pixels 16..47
+    assert float(d[32, 32]) == pytest.approx(15.5, abs=0.01) and float(d[32, 16]) == pytest.approx(0.5, abs=0.01)
+    assert float(d[32, 2]) == pytest.approx(-13.5, abs=0.01)
+    profile = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.5, 0.5, 0.5]])
+    depth = torch.tensor([0.2, 0.5, 1.0, 1.5, 9.0]).view(1, 1, 1, 5)
+    got = profile_at(profile, depth)[0, 0, 0]  # bin centres at 0.5, 1.5, 2.5; clamped outside
+    assert torch.allclose(got, torch.tensor([0.0, 0.0, 0.5, 1.0, 0.5]))
+
+
 def test_interior_mask_sizes_and_painting():
     spec = MotionLatentSpec()
-    lay = MouthLayout(MouthLayoutConfig(spec=spec))
+    lay = MouthLayout(MouthLayoutConfig(spec=spec, profile_bins=2))
     pts = template_points().expand(1, 20, 2).clone()
     y = pts[0, 12:, 1]
     pts[0, 12:, 1] = y.mean() + (y - y.mean()) * 60  # open the inner lip: a real interior
-    small, big = lay.interior(pts, 128), lay.interior(pts, 512)  # 512 is drawn at 256 and upsampled
-    assert small.shape == (1, 1, 128, 128) and big.shape == (1, 1, 512, 512)
+    (small, depth), (big, _) = lay.interior(pts, 128), lay.interior(pts, 512)  # 512 is drawn at 256 and upsampled
+    assert small.shape == depth.shape == (1, 1, 128, 128) and big.shape == (1, 1, 512, 512)
     assert float(big.mean()) == pytest.approx(float(small.mean()), rel=0.15)  # edges: `softness` pixels of the drawn map
     with torch.no_grad():
-        lay.interior_rgb.copy_(torch.tensor([0.1, 0.0, 0.0]))
+        lay.interior_profile.copy_(torch.tensor([[0.9, 0.9, 0.9], [0.1, 0.0, 0.0]]))  # teeth at the lips, dark inside
     frames = torch.rand(1, 3, 128, 128)
     lay.forward = lambda m: pts  # paint from these points whatever the motion
-    painted, _ = lay.paint(frames, torch.zeros(1, spec.dim))
-    inside, outside = small[0, 0] > 0.999, small[0, 0] < 1e-3
-    assert inside.sum() > 20 and torch.allclose(painted[0][:, outside], frames[0][:, outside], atol=1e-3)
-    assert torch.allclose(painted[0][:, inside], torch.tensor([0.1, 0.0, 0.0])[:, None], atol=1e-3)
+    with torch.no_grad():
+        painted, _ = lay.paint(frames, torch.zeros(1, spec.dim))
+    outside, deep = small[0, 0] < 1e-3, (small[0, 0] > 0.999) & (depth[0, 0] > 1.5)
+    assert deep.sum() > 20 and torch.allclose(painted[0][:, outside], frames[0][:, outside], atol=1e-3)
+    assert torch.allclose(painted[0][:, deep], torch.tensor([0.1, 0.0, 0.0])[:, None], atol=1e-3)
+    rim = (small[0, 0] > 0.5) & (depth[0, 0] < 1.0)
+    assert rim.any() and float(painted[0][0][rim].min()) > 0.3  # lighter along the lips
 
 
 def test_renderer_paints_only_with_mouth_interior():
@@ -82,7 +96,7 @@ def test_renderer_paints_only_with_mouth_interior():
         app, _ = plain.encode_portrait(img)
         m = plain.encode_motion(frames)
         a, b = plain.render(app, m[:1], m), painted.render(app, m[:1], m)
-        mask = painted.mouth_layout.interior(painted.mouth_layout(m), a.shape[-1])
+        mask, _ = painted.mouth_layout.interior(painted.mouth_layout(m), a.shape[-1])
     far = (mask < 1e-4).expand(-1, 3, -1, -1)
     assert far.float().mean() > 0.9 and torch.allclose(a[far], b[far], atol=1e-4)
     assert float(mask.max()) > 0.3  # the template inner lip is slightly open: painted
@@ -127,9 +141,10 @@ def test_fit_on_a_bundle_keeps_every_other_weight(tiny_corpus, tmp_path):  # noq
               LayoutFitConfig(steps=20, batch=8, colour_clips=2, colour_stride=1), report_splits=("train",), log=lambda s: None)
     a, b = load_checkpoint(src).tensors, load_checkpoint(out).tensors
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert sorted(k for k in b if k not in a) == ["mouth_layout.interior_rgb"] + sorted(
+    assert sorted(k for k in b if k not in a) == ["mouth_layout.interior_profile"] + sorted(
         f"mouth_layout.net.{i}.{p}" for i in (0, 2, 4) for p in ("bias", "weight"))
     model, ck = load_model(out, KIND)
     assert model.cfg.mouth_interior and ck.extra["mouth_layout_fit"]["train_clips"] == 3
-    assert torch.allclose(b["mouth_layout.interior_rgb"], torch.tensor(rep["interior_rgb"]))
+    assert torch.allclose(b["mouth_layout.interior_profile"], torch.tensor(rep["interior_profile"]))
+    assert sum(rep["profile_pixels"]) > 0
     assert np.isfinite(rep["held_out"]["train"]["point_l1"]) and len(rep["loss_trace"]) == 10
