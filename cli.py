@@ -24,6 +24,8 @@ COMMANDS: dict[tuple[str, str], tuple[str, str]] = {
     ("train", "portrait"): (".training.train_scfp", "train stage 1 (ConRe speech encoder, autoencoder, denoiser)"),
     ("train", "renderer"): (".training.train_renderer", "train the stage-2 renderer (codebook, reconstruction, code transformer)"),
     ("train", "motion"): (".training.train_motion", "train stage-2 motion (sync expert, motion diffusion, LipRefine)"),
+    ("fit", "saw"): (".training.fit_saw", "refit a stage-1 bundle's SAW with speaker-grouped cross-validation"),
+    ("fit", "mouth"): (".training.fit_mouth_layout", "fit a renderer bundle's mouth layout and interior colours (other weights frozen)"),
     ("export", "portrait"): (".training.export_scfp", "export a stage-1 run to one .safetensors bundle"),
     ("export", "renderer"): (".training.export_renderer", "export a renderer run to one .safetensors bundle"),
     ("export", "motion"): (".training.export_motion", "export a motion run to one .safetensors bundle"),

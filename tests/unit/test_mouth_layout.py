@@ -148,3 +148,23 @@ def test_fit_on_a_bundle_keeps_every_other_weight(tiny_corpus, tmp_path):  # noq
     assert torch.allclose(b["mouth_layout.interior_profile"], torch.tensor(rep["interior_profile"]))
     assert sum(rep["profile_pixels"]) > 0
     assert np.isfinite(rep["held_out"]["train"]["point_l1"]) and len(rep["loss_trace"]) == 10
+
+
+def test_mouth_phase_from_a_painted_bundle_keeps_the_layout(tiny_corpus, tmp_path):  # noqa: F811
+    """train_renderer --init <bundle with a mouth interior>: the layout is loaded and stays frozen
+    through the mouth phase (the motion space it reads does not change there), and is exported."""
+    from see_the_speaker.checkpoint import load_checkpoint, save_module
+    from see_the_speaker.models.renderer import KIND
+    from see_the_speaker.training.export_renderer import export
+    from see_the_speaker.training.train_renderer import TrainConfig, train
+
+    r = randomize(Renderer(dataclasses.replace(tiny_config(), mouth_interior=True)), std=0.05).eval()
+    first = str(tmp_path / "painted.safetensors")
+    save_module(first, KIND, r.cfg, r, extra={"trained": False})
+    out = str(tmp_path / "run")
+    train(TrainConfig(corpus=str(tiny_corpus), out=out, steps=(0, 0, 0, 2), init=first, batch=2, workers=0, log_every=1,
+                      sample_every=100, save_every=100, threads=1, model=tiny_config()))
+    a, b = load_checkpoint(first).tensors, load_checkpoint(export(out, str(tmp_path / "tuned.safetensors"))).tensors
+    layout = [k for k in a if k.startswith("mouth_layout.")]
+    assert layout and all(torch.equal(a[k], b[k]) for k in layout)
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
