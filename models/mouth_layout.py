@@ -59,12 +59,14 @@ def template_points() -> torch.Tensor:
     return torch.tensor(ellipse(OUTER, half, 0.35 * half) + ellipse(INNER, 0.8 * half, 0.05 * half), dtype=torch.float32)
 
 
-def polygon_depth(poly: torch.Tensor, size: int) -> torch.Tensor:
+def polygon_depth(poly: torch.Tensor, size: int, window: tuple[int, int, int, int] | None = None) -> torch.Tensor:
     """Closed polygons poly [B,K,2] in [-1,1] (x, y) -> signed distance of each pixel centre to the
-    outline [B,1,size,size], in pixels, positive inside (crossing-number inside test)."""
+    outline [B,1,size,size], in pixels, positive inside (crossing-number inside test). window =
+    (y0, y1, x0, x1) computes only those pixel rows and columns of the size² map -> [B,1,y1-y0,x1-x0]."""
     b = poly.shape[0]
     c = (torch.arange(size, device=poly.device, dtype=poly.dtype) + 0.5) / size * 2 - 1
-    yy, xx = torch.meshgrid(c, c, indexing="ij")
+    y0, y1, x0, x1 = window or (0, size, 0, size)
+    yy, xx = torch.meshgrid(c[y0:y1], c[x0:x1], indexing="ij")
     p = torch.stack([xx, yy], -1).reshape(1, -1, 1, 2)  # [1,P,1,2]
     a = poly[:, None]  # [B,1,K,2] edge starts
     e = torch.roll(poly, -1, dims=1)[:, None] - a  # [B,1,K,2] edge vectors
@@ -75,7 +77,7 @@ def polygon_depth(poly: torch.Tensor, size: int) -> torch.Tensor:
     crosses = (ay > py) != (by > py)  # [B,P,K] the edge spans the pixel's row
     x_at = a[..., 0] + (py - ay) * e[..., 0] / torch.where(e[..., 1] == 0, torch.ones_like(ay), e[..., 1])
     inside = (crosses & (p[..., 0] < x_at)).sum(-1) % 2 == 1  # [B,P]
-    return (torch.where(inside, dist, -dist) * (size / 2)).reshape(b, 1, size, size)
+    return (torch.where(inside, dist, -dist) * (size / 2)).reshape(b, 1, y1 - y0, x1 - x0)
 
 
 def polygon_mask(poly: torch.Tensor, size: int, softness: float = 0.75) -> torch.Tensor:
@@ -116,25 +118,51 @@ class MouthLayout(nn.Module):
         a = pose_matrix(self.cfg.spec.split(m)["head_pose"])  # [B,2,3] canonical -> frame
         return canon @ a[:, :, :2].transpose(1, 2) + a[:, None, :, 2]
 
+    def window(self, points: torch.Tensor, side: int) -> tuple[int, int, int, int]:
+        """points [B,20,2] -> (y0, y1, x0, x1): the pixels of a side² map around every inner lip of
+        the batch, padded so the interior mask is 0 beyond them (a mouth is ~1 % of the frame, and
+        only these pixels are measured and painted)."""
+        inner = points[:, OUTER:].detach()
+        pad = 2 + 4 * self.cfg.softness  # pixels
+        lo = ((inner.amin((0, 1)) + 1) / 2 * side - pad).floor().clamp(0, side).long().tolist()
+        hi = ((inner.amax((0, 1)) + 1) / 2 * side + pad).ceil().clamp(0, side).long().tolist()
+        return lo[1], max(lo[1], hi[1]), lo[0], max(lo[0], hi[0])
+
+    def _drawn(self, points: torch.Tensor, side: int, win: tuple[int, int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (mask, depth) [B,1,y1-y0,x1-x0] inside the window of a side² map (interior's doc)."""
+        depth = polygon_depth(points[:, OUTER:], side, win)
+        return (2 * torch.sigmoid(depth / self.cfg.softness) - 1).clamp_min(0), depth
+
     def interior(self, points: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """points [B,20,2] -> (mask [B,1,size,size], depth [B,1,size,size]) of the mouth's interior.
         The mask is the inside of the inner-lip polygon only (2·inside - 1, clipped), so the outline
         itself gets 0 and a closed mouth, whose polygon is a line, is not painted; depth is the
-        distance inside the outline in pixels of the drawn map. Drawn at most at DRAW_SIZE² (memory
-        grows with pixels × edges) and upsampled bilinearly beyond it."""
-        depth = polygon_depth(points[:, OUTER:], min(size, DRAW_SIZE))
-        mask = (2 * torch.sigmoid(depth / self.cfg.softness) - 1).clamp_min(0)
-        if mask.shape[-1] != size:
+        distance inside the outline in pixels of the drawn map (outside the window: -side). Drawn
+        at most at DRAW_SIZE² (memory grows with pixels × edges) and upsampled bilinearly beyond it."""
+        side = min(size, DRAW_SIZE)
+        y0, y1, x0, x1 = win = self.window(points, side)
+        mask = points.new_zeros(points.shape[0], 1, side, side)
+        depth = torch.full_like(mask, -float(side))
+        mask[..., y0:y1, x0:x1], depth[..., y0:y1, x0:x1] = self._drawn(points, side, win)
+        if side != size:
             up = lambda t: F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)  # noqa: E731
             mask, depth = up(mask), up(depth)
         return mask, depth
 
     def paint(self, frames: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """frames [B,3,S,S] + driving motion m [B,D] -> (frames with the interior painted [B,3,S,S],
-        lip points [B,20,2])."""
+        lip points [B,20,2]). Up to DRAW_SIZE only the window around the mouths is computed."""
         points = self(m.to(frames.dtype))
-        mask, depth = self.interior(points, frames.shape[-1])  # [B,1,S,S] each
-        return torch.lerp(frames, profile_at(self.interior_profile.to(frames.dtype), depth), mask), points
+        profile = self.interior_profile.to(frames.dtype)
+        size = frames.shape[-1]
+        if size > DRAW_SIZE:
+            mask, depth = self.interior(points, size)  # [B,1,S,S] each
+            return torch.lerp(frames, profile_at(profile, depth), mask), points
+        y0, y1, x0, x1 = win = self.window(points, size)
+        mask, depth = self._drawn(points, size, win)
+        out = frames.clone()
+        out[..., y0:y1, x0:x1] = torch.lerp(frames[..., y0:y1, x0:x1], profile_at(profile, depth), mask)
+        return out, points
 
 
 def lip_point_l1(points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

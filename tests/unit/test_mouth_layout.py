@@ -79,6 +79,30 @@ def test_interior_mask_sizes_and_painting():
     assert rim.any() and float(painted[0][0][rim].min()) > 0.3  # lighter along the lips
 
 
+def test_windowed_painting_equals_the_full_frame_formula():
+    """paint measures only a window around the batch's mouths: same frames as the formula over the
+    whole frame, at 256² and (drawn at 256², upsampled) at 512²."""
+    spec = MotionLatentSpec()
+    lay = MouthLayout(MouthLayoutConfig(spec=spec)).eval()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        lay.interior_profile.uniform_(0, 1, generator=g)
+        pts = template_points().expand(4, 20, 2) + 0.02 * torch.randn(4, 20, 2, generator=g)
+        y = pts[:, 12:, 1]
+        pts[:, 12:, 1] = y.mean(1, keepdim=True) + (y - y.mean(1, keepdim=True)) * 8  # open mouths
+        lay.forward = lambda m: pts
+        up = lambda t, size: torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)  # noqa: E731
+        for size in (256, 512):
+            frames = torch.rand(4, 3, size, size, generator=g)
+            depth = polygon_depth(pts[:, 12:], 256)  # drawn at 256² at most
+            mask = (2 * torch.sigmoid(depth / lay.cfg.softness) - 1).clamp_min(0)
+            if size > 256:
+                depth, mask = up(depth, size), up(mask, size)
+            want = torch.lerp(frames, profile_at(lay.interior_profile, depth), mask)
+            got, _ = lay.paint(frames, torch.zeros(4, spec.dim))
+            assert float(mask.max()) > 0.9 and torch.allclose(got, want, atol=1e-5), size
+
+
 def test_renderer_paints_only_with_mouth_interior():
     """A bundle without the layout has no mouth_layout weights and renders as before; with it the
     frames differ only where the interior mask is drawn."""
