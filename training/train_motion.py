@@ -63,6 +63,7 @@ class TrainMotionConfig:
     sync_loss_weight: float = 0.1  # LipRefine: weight of the sync-expert loss
     refine_mouth_weight: float = 0.0  # LipRefine: weight of an L1 term on the mouth-opening readout of the lips
     refine_std_weight: float = 1.0  # LipRefine: weight of an L1 term on each window's per-dim std, keeps the amplitude (first recipe: 0)
+    refine_layout_weight: float = 0.0  # LipRefine: L1 between the landmark mouth opening and the renderer's mouth-layout opening of the refined lips (needs a renderer motion source with a mouth interior)
     width: int = 128  # motion diffusion transformer width
     depth: int = 4  # motion diffusion transformer depth
     max_clips: int = 0  # 0 = all clips of the split (a slice for quick runs)
@@ -159,6 +160,16 @@ class WindowSampler:
         return torch.stack(R).to(self.device), torch.stack(Y).to(self.device), torch.tensor(I), torch.tensor(St)
 
 
+    def lips_context(self, idx: torch.Tensor, starts: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The windows of lips_batch -> (whole normalised motion [n, L, D], landmark mouth opening
+        [n, L], valid frames [n, L])."""
+        Z, M, V = [], [], []
+        for i, s in zip(idx.tolist(), starts.tolist()):
+            z, valid = self.crop(self.z[i], s, length)
+            Z.append(z); M.append(self.crop(self.clips[i].mouth[:, None], s, length)[0][:, 0]); V.append(valid)
+        return torch.stack(Z).to(self.device), torch.stack(M).to(self.device), torch.stack(V).to(self.device)
+
+
 # --------------------------------------------------------------------------------------------
 # phase modules (what DDP wraps: forward returns the loss dict)
 
@@ -189,15 +200,30 @@ class DiffusionPhase(nn.Module):
 
 class RefinePhase(nn.Module):
     def __init__(self, bundle: MotionBundle, sync_weight: float, mouth_weight: float = 0.0,
-                 readout_w: torch.Tensor | None = None, std_weight: float = 0.0):
+                 readout_w: torch.Tensor | None = None, std_weight: float = 0.0,
+                 layout: nn.Module | None = None, layout_weight: float = 0.0):
         super().__init__()
         self.refiner, self.sync = bundle.refiner, bundle.sync
         for p in self.sync.parameters():
             p.requires_grad_(False)
         self.sync_weight, self.mouth_weight, self.std_weight = sync_weight, mouth_weight, std_weight
         self.register_buffer("readout_w", readout_w if readout_w is not None else torch.zeros(0), persistent=False)
+        # the renderer's frozen mouth layout (models/mouth_layout.py): how the refined lips will be drawn
+        if layout_weight > 0 and layout is None:
+            raise ValueError("refine_layout_weight > 0 needs a renderer motion source whose bundle has a mouth interior")
+        self.layout_weight = layout_weight
+        self.layout = [layout.eval().requires_grad_(False)] if layout_weight > 0 else []  # a list: not a submodule (not saved, not wrapped)
+        self.lips = bundle.part_slice(bundle.cfg.lips_part)
+        self.denormalize = bundle.denormalize
 
-    def forward(self, raw, lips_in, lips_true):
+    def layout_opening(self, z: torch.Tensor) -> torch.Tensor:
+        """normalised motion [B, L, D] -> the mouth layout's inner-lip opening [B, L] (crop fraction,
+        vertical 66 - 62 like Clip.mouth)."""
+        from ..models.mouth_layout import OUTER
+        pts = self.layout[0](self.denormalize(z).reshape(-1, z.shape[-1])).view(*z.shape[:2], -1, 2)
+        return (pts[..., OUTER + 6, 1] - pts[..., OUTER + 2, 1]) / 2
+
+    def forward(self, raw, lips_in, lips_true, z=None, mouth=None, valid=None):
         out = self.refiner(lips_in, raw)
         rec = F.l1_loss(out, lips_true)
         k = self.sync.cfg.window
@@ -219,6 +245,12 @@ class RefinePhase(nn.Module):
             spread = F.l1_loss(out.std(1), lips_true.std(1))  # [B, l]
             losses["loss"] = losses["loss"] + self.std_weight * spread
             losses["spread"] = spread
+        if self.layout_weight > 0:  # the opening the renderer will paint, the other parts as in the true motion
+            zr = z.clone()
+            zr[..., self.lips] = out
+            opening = F.l1_loss(self.layout_opening(zr)[valid], mouth[valid])
+            losses["loss"] = losses["loss"] + self.layout_weight * opening
+            losses["layout_opening"] = opening
         return losses
 
 
@@ -312,7 +344,7 @@ def build_bundle(cfg: TrainMotionConfig, source, train: list[Clip]) -> MotionBun
 
 
 def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler: WindowSampler, val: list[Clip],
-              readout, train: list[Clip]) -> None:
+              readout, train: list[Clip], layout: nn.Module | None = None) -> None:
     out_dir = os.path.join(cfg.out, phase)
     rt = Runtime(RuntimeConfig(out_dir=out_dir, seed=cfg.seed + PHASES.index(phase) * 1000, device=cfg.device,
                                amp=cfg.amp, threads=cfg.threads))
@@ -327,7 +359,7 @@ def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler:
     else:
         module = RefinePhase(bundle, cfg.sync_loss_weight, cfg.refine_mouth_weight,
                              readout[0].float() / readout[0].float().norm(),  # unit direction: latent units
-                             cfg.refine_std_weight)
+                             cfg.refine_std_weight, layout, cfg.refine_layout_weight)
         bundle.eval()
         sel = list(range(0, len(train), max(1, len(train) // max(1, cfg.refine_sample_clips))))[:cfg.refine_sample_clips]
         samples = dict(zip(sel, diffusion_lips_samples(bundle, [train[i] for i in sel], seed=cfg.seed)))  # clip -> take
@@ -359,7 +391,7 @@ def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler:
                         continue
                     s = samples[int(idx[j])]
                     x[j] = sampler.crop(s, int(st[j]), 48)[0].to(x)
-                losses = model(raw, x, y)
+                losses = model(raw, x, y, *sampler.lips_context(idx, st, 48)) if cfg.refine_layout_weight > 0 else model(raw, x, y)
         opt.zero_grad(set_to_none=True)
         rt.backward(losses["loss"])
         rt.optimizer_step(opt, params, max_norm=1.0)
@@ -406,7 +438,8 @@ def train(cfg: TrainMotionConfig) -> str:
         if prev:
             bundle.load_state_dict(load_checkpoint(os.path.join(cfg.out, f"{prev[-1]}.safetensors"), KIND).tensors)
         sampler = WindowSampler(train_clips, aug, bundle, torch.device("cpu"))
-        run_phase(phase, cfg, bundle, sampler, val, readout, train_clips)
+        run_phase(phase, cfg, bundle, sampler, val, readout, train_clips,
+                  getattr(getattr(source, "renderer", None), "mouth_layout", None))
     last = [p for p in PHASES if os.path.exists(os.path.join(cfg.out, f"{p}.safetensors"))]
     final = os.path.join(cfg.out, "motion.safetensors")
     if last and int(os.environ.get("RANK", "0")) == 0:

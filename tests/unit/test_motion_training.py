@@ -78,3 +78,52 @@ def test_refine_spread_term_penalises_a_damped_window():
     assert phase(audio, y + 0.7, y)["spread"].item() < 1e-6
     damped = phase(audio, 0.5 * y, y)["spread"].item()
     assert abs(damped - 0.5 * y.std(1).mean().item()) < 1e-5
+
+
+def test_refine_layout_term_reads_the_renderers_mouth_layout():
+    """LipRefine's layout term: the renderer's frozen mouth layout draws the refined lips (other parts
+    as given) and its inner-lip opening is compared with the landmark opening on the valid frames;
+    the gradient reaches LipRefine, not the layout. Without a layout the term is refused."""
+    from test_motion_bundle import raw, small_bundle
+
+    from see_the_speaker.models.mouth_layout import OUTER
+    from see_the_speaker.training.train_motion import RefinePhase
+
+    bundle = small_bundle()
+    torch.nn.init.zeros_(bundle.refiner.out[1].weight)  # delta = 0: refined = input
+    torch.nn.init.zeros_(bundle.refiner.out[1].bias)
+    d = bundle.cfg.motion_dim
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(d, 40)  # a stand-in layout for this bundle's 10-d motion: motion -> 20 lip points
+
+    class Layout(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = linear
+
+        def forward(self, m):
+            return self.lin(m).view(-1, 20, 2)
+
+    layout = Layout()
+    phase = RefinePhase(bundle, sync_weight=0.0, layout=layout, layout_weight=3.0)
+    audio = raw(12)[None].expand(2, -1, -1)
+    z = torch.randn(2, 12, d)
+    lips = bundle.part_slice(bundle.cfg.lips_part)
+    with torch.no_grad():
+        want = phase.layout_opening(z)
+        pts = layout(bundle.denormalize(z).reshape(-1, d)).view(2, 12, -1, 2)
+    assert torch.allclose(want, (pts[..., OUTER + 6, 1] - pts[..., OUTER + 2, 1]) / 2)
+    valid = torch.ones(2, 12, dtype=torch.bool)
+    valid[:, -3:] = False
+    mouth = want.clone()
+    mouth[:, -3:] = 5.0  # padding: must not count
+    out = phase(audio, z[..., lips], z[..., lips], z, mouth, valid)
+    assert out["layout_opening"].item() < 1e-4  # LipRefine's output starts at its input
+    out = phase(audio, z[..., lips], z[..., lips], z, mouth + 0.01 * valid, valid)
+    assert abs(out["layout_opening"].item() - 0.01) < 1e-4
+    out["loss"].backward()
+    assert bundle.refiner.out[1].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in layout.parameters())
+    assert "layout" not in dict(phase.named_modules()) and not any(k.startswith("layout") for k in phase.state_dict())
+    with pytest.raises(ValueError, match="mouth interior"):
+        RefinePhase(bundle, 0.0, layout_weight=1.0)
