@@ -38,7 +38,7 @@ from ..data.canonical import CANONICAL_5
 from .motion_latent import MotionLatentSpec, pose_matrix
 
 OUTER, INNER = 12, 8  # iBUG 48-59 (outer lip, clockwise from the image-left corner), 60-67 (inner lip)
-DRAW_SIZE = 256  # largest side the interior mask is drawn at (polygon_mask keeps [B, side², edges] tensors)
+DRAW_SIZE = 256  # largest side the interior mask is drawn at (polygon_depth keeps [B, window pixels, edges] tensors)
 
 
 @dataclass

@@ -122,9 +122,10 @@ def interior_profile(layout: MouthLayout, corpus, recs, stride: int, size: int) 
     if y.shape[0] == 0:
         raise SystemExit("no frame of the colour clips shows an open mouth")
     counts = [int((k == i).sum()) for i in range(bins)]
+    filled = [b for b in range(bins) if counts[b]]
     profile = []
     for i in range(bins):
-        j = max(b for b in range(i + 1) if counts[b]) if any(counts[: i + 1]) else min(b for b in range(bins) if counts[b])
+        j = max([b for b in filled if b <= i], default=filled[0])  # an empty bin: the deepest filled one above it
         profile.append(weighted_median(y[k == j], w[k == j]).tolist())
     return profile, counts
 
