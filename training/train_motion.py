@@ -159,7 +159,6 @@ class WindowSampler:
             I.append(i); St.append(s)
         return torch.stack(R).to(self.device), torch.stack(Y).to(self.device), torch.tensor(I), torch.tensor(St)
 
-
     def lips_context(self, idx: torch.Tensor, starts: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The windows of lips_batch -> (whole normalised motion [n, L, D], landmark mouth opening
         [n, L], valid frames [n, L])."""
