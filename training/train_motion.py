@@ -38,6 +38,7 @@ from ..evaluation.motion_plot import plot_curves, save_png
 from ..models.content_encoder import ContentEncoderConfig
 from ..models.motion_bundle import KIND, MotionBundle, MotionBundleConfig
 from ..models.motion_diffusion import MotionDiffusionConfig
+from ..models.mouth_layout import OUTER
 from .motion_data import DEFAULT_CACHE, Clip, load_clips, motion_source, motion_stats
 from .runtime import Runtime, RuntimeConfig
 
@@ -218,7 +219,6 @@ class RefinePhase(nn.Module):
     def layout_opening(self, z: torch.Tensor) -> torch.Tensor:
         """normalised motion [B, L, D] -> the mouth layout's inner-lip opening [B, L] (crop fraction,
         vertical 66 - 62 like Clip.mouth)."""
-        from ..models.mouth_layout import OUTER
         pts = self.layout[0](self.denormalize(z).reshape(-1, z.shape[-1])).view(*z.shape[:2], -1, 2)
         return (pts[..., OUTER + 6, 1] - pts[..., OUTER + 2, 1]) / 2
 
