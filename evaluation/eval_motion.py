@@ -11,13 +11,16 @@ audio (seeded), refine it (LipRefine strength 1), and measure against the ground
   over all frames, and the best audio-video lag in -5..5 frames (positive = generated late);
   with "gt" motion also the jaw_open field itself;
   the readout of the clip's own (true) motion latent is reported beside it as the ceiling of
-  that measure;
+  that measure; with a renderer that paints the mouth interior, also the inner-lip opening its
+  mouth layout draws from the motion (no rendering, no judge: what LipRefine's layout term trains);
 * mouth opening, rendered frames (``--render N`` clips, spread over the split's speakers:
   ``render_clips``; at ``--render-size``, 256 = the renderer's native output): the motion is rendered (ground-truth
   motion space: the synthetic face renderer with the speaker's true identity; renderer space: the
   renderer from the clip's first frame) and an independent judge, MediaPipe face mesh, measures
   the inner-lip opening on generated renders, on renders of the ground-truth motion and on the
-  clip's true video frames (pooled over frames and as a mean of per-clip correlations);
+  clip's true video frames (pooled over frames and as a mean of per-clip correlations); with
+  ``--true-lips`` also the generated motion with the clip's true lips part, the ceiling of what a
+  refiner of the lips alone (LipRefine) can reach on rendered frames;
 * sync-expert offset and confidence (SyncNet's max - median) of truth, generated, refined;
 * seams: mean motion jump ||z_t - z_{t-1}|| (normalised latent) at window boundaries vs at all
   other frames of the same generated clips.
@@ -36,6 +39,7 @@ import torch
 from ..checkpoint import load_model
 from ..data.corpus import Corpus
 from ..models.motion_bundle import KIND, MotionBundle
+from ..models.mouth_layout import inner_opening
 from ..training.motion_data import GroundTruthMotion, load_clips, motion_source
 from .table_files import write_table
 
@@ -104,7 +108,7 @@ def render_gt_space(source: GroundTruthMotion, identity_vec: np.ndarray, latent:
 @torch.no_grad()
 def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int = 20, guidance: float = 2.0,
              seed: int = 0, strength: float = 1.0, render: int = 20, render_size: int = 256, max_clips: int = 0,
-             renderer: str | None = None, log=print) -> dict:
+             renderer: str | None = None, true_lips: bool = False, log=print) -> dict:
     bundle, ckpt = load_model(checkpoint, expected_kind=KIND)
     bundle: MotionBundle
     corpus = Corpus(corpus_root)
@@ -122,7 +126,9 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
     w, b = torch.tensor(ro["w"]), float(ro["b"])
     sl = bundle.part_slice(bundle.cfg.lips_part)
     W = bundle.cfg.diffusion.window
-    res = {"gen": [], "ref": [], "true": [], "truth_readout": [], "jaw_gen": [], "jaw_ref": [], "jaw_true": [], "z": []}
+    res = {"gen": [], "ref": [], "true": [], "truth_readout": [], "jaw_gen": [], "jaw_ref": [], "jaw_true": [], "z": [],
+           "drawn_gen": [], "drawn_ref": [], "drawn_truth": []}
+    layout = getattr(getattr(source, "renderer", None), "mouth_layout", None)  # the renderer's mouth layout, if it has one
     sync = {"truth": [], "generated": [], "refined": []}
     motions = {}  # clip id -> (generated, refined) motion [T, D], reused by the rendered measure
     t0 = time.time()
@@ -135,6 +141,9 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
         res["gen"].append((zg[:, sl] @ w + b).numpy()); res["ref"].append((zr[:, sl] @ w + b).numpy())
         res["true"].append(c.mouth.numpy()); res["z"].append(zg.numpy())
         res["truth_readout"].append((zt[:, sl] @ w + b).numpy())
+        if layout is not None:  # the inner-lip opening the renderer will paint for this motion
+            for k, x in (("drawn_gen", m), ("drawn_ref", r), ("drawn_truth", c.motion)):
+                res[k].append(inner_opening(layout(x.float())).numpy())
         if src_name == "gt":
             res["jaw_gen"].append(m[:, 0].numpy()); res["jaw_ref"].append(r[:, 0].numpy()); res["jaw_true"].append(c.motion[:, 0].numpy())
         for k, x in (("truth", zt), ("generated", zg), ("refined", zr)):
@@ -153,6 +162,10 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
         "mouth_corr_motion_truth": _corr(cat("truth_readout"), cat("true")),
         "mouth_corr_motion_per_clip_truth": float(np.mean([_corr(g, t) for g, t in zip(res["truth_readout"], res["true"])])),
     }
+    if layout is not None:
+        for k in ("gen", "ref", "truth"):
+            out[f"mouth_corr_drawn_{k}"] = _corr(cat(f"drawn_{k}"), cat("true"))
+            out[f"mouth_corr_drawn_per_clip_{k}"] = float(np.mean([_corr(g, t) for g, t in zip(res[f"drawn_{k}"], res["true"])]))
     if src_name == "gt":
         out["jaw_open_corr"] = _corr(cat("jaw_gen"), cat("jaw_true"))
         out["jaw_open_corr_refined"] = _corr(cat("jaw_ref"), cat("jaw_true"))
@@ -171,7 +184,14 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
     if render > 0:
         picked = render_clips(clips, render, seed)
         out["render_speakers"] = len({c.speaker for c in picked})
-        out.update(render_measure(source, corpus, [(c, *motions[c.id]) for c in picked], render_size, log))
+        items = []
+        for c in picked:
+            m, r = motions[c.id]
+            if true_lips:
+                t = m.clone()
+                t[:, sl] = c.motion[:, sl]
+            items.append((c, m, r, t if true_lips else None))
+        out.update(render_measure(source, corpus, items, render_size, log))
     return out
 
 
@@ -180,23 +200,27 @@ def render_measure(source, corpus, items, size, log) -> dict:
     rendered ground-truth motion (same renderer: isolates the motion) and the clip's true video
     frames (what a viewer compares with; also bounded by the renderer). Pooled over all frames and
     mean of per-clip correlations (pooling mixes faces whose openings differ in scale).
-    items: (clip, generated motion, refined motion) as evaluate() made them."""
+    items: (clip, generated motion, refined motion, generated motion with the clip's true lips part or
+    None) as evaluate() made them."""
     import cv2
 
     from .face_judges import MediaPipeMesh
-    pooled = {k: [] for k in ("gen", "ref", "truth", "video")}
-    per_clip = {k: [] for k in ("gen_truth", "ref_truth", "gen_video", "ref_video", "truth_video")}
-    pairs = []  # per clip: (generated, refined) corr. with the true video, where both are measured
+    lips = items[0][3] is not None if items else False  # the generated motion with the true lips part
+    pooled = {k: [] for k in ("gen", "ref", "truth", "video") + (("lips",) if lips else ())}
+    per_clip = {k: [] for k in ("gen_truth", "ref_truth", "gen_video", "ref_video", "truth_video")
+                + (("lips_video",) if lips else ())}
+    pairs, lips_pairs = [], []  # per clip: (generated, refined | true lips) corr. with the true video
     recs = {r.id: r for r in corpus.clips}
     with MediaPipeMesh() as mesh:
-        for j, (c, gen, ref) in enumerate(items):
+        for j, (c, gen, ref, true_lips) in enumerate(items):
+            motions = (gen, ref, c.motion) + ((true_lips,) if lips else ())
             if isinstance(source, GroundTruthMotion):
                 ident = corpus.load_arrays(recs[c.id])["identity"]
-                fr = [render_gt_space(source, ident, x.numpy(), size) for x in (gen, ref, c.motion)]
+                fr = [render_gt_space(source, ident, x.numpy(), size) for x in motions]
             else:
-                fr = [render_renderer_space(source.renderer, corpus, recs[c.id], x, size) for x in (gen, ref, c.motion)]
+                fr = [render_renderer_space(source.renderer, corpus, recs[c.id], x, size) for x in motions]
             video = corpus.load_frames(recs[c.id])[: len(fr[2])]
-            fr.append(np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in video]))
+            fr.insert(3, np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in video]))
             o = dict(zip(pooled, (mediapipe_openings(f, mesh) for f in fr)))
             ok = ~np.any([np.isnan(v) for v in o.values()], axis=0)
             for k in pooled:
@@ -209,6 +233,8 @@ def render_measure(source, corpus, items, size, log) -> dict:
                     per_clip[k].append(clip[k])
             if "gen_video" in clip and "ref_video" in clip:
                 pairs.append((clip["gen_video"], clip["ref_video"]))
+            if "gen_video" in clip and "lips_video" in clip:
+                lips_pairs.append((clip["gen_video"], clip["lips_video"]))
             log(f"  rendered {j + 1}/{len(items)}")
     cat = {k: np.concatenate(v) for k, v in pooled.items()}
     out = {"render_clips": len(items), "render_size": size, "render_frames_detected": int(len(cat["truth"])),
@@ -218,6 +244,9 @@ def render_measure(source, corpus, items, size, log) -> dict:
     for k, v in per_clip.items():
         out[f"mouth_corr_per_clip_{k}"] = float(np.mean(v)) if v else float("nan")
     out.update(paired_gain(pairs))
+    if lips:  # the ceiling of a refiner of the lips part alone: the rest of the latent stays generated
+        out["mouth_corr_video_true_lips"] = _corr(cat["lips"], cat["video"])
+        out.update({k.replace("refine_gain", "true_lips_gain"): v for k, v in paired_gain(lips_pairs).items()})
     return out
 
 
@@ -252,6 +281,11 @@ def markdown(r: dict) -> str:
         ("mouth-opening corr., motion space (mean per clip; true motion: %.3f)" % r["mouth_corr_motion_per_clip_truth"],
          r["mouth_corr_motion_per_clip"], r["mouth_corr_motion_per_clip_refined"]),
     ]
+    if "mouth_corr_drawn_gen" in r:
+        rows += [("mouth-opening corr., as the renderer's mouth layout draws it (all frames; true motion: %.3f)"
+                  % r["mouth_corr_drawn_truth"], r["mouth_corr_drawn_gen"], r["mouth_corr_drawn_ref"]),
+                 ("  same, mean per clip (true motion: %.3f)" % r["mouth_corr_drawn_per_clip_truth"],
+                  r["mouth_corr_drawn_per_clip_gen"], r["mouth_corr_drawn_per_clip_ref"])]
     if "jaw_open_corr" in r:
         rows.append(("jaw_open corr. (ground-truth motion field)", r["jaw_open_corr"], r["jaw_open_corr_refined"]))
     if "mouth_corr_rendered" in r:
@@ -264,6 +298,10 @@ def markdown(r: dict) -> str:
                   % r["mouth_corr_truth_render_vs_video"], r["mouth_corr_video"], r["mouth_corr_video_refined"]),
                  ("  same, mean per clip (truth rendered: %.3f)" % r["mouth_corr_per_clip_truth_video"],
                   r["mouth_corr_per_clip_gen_video"], r["mouth_corr_per_clip_ref_video"])]
+    if "mouth_corr_per_clip_lips_video" in r:
+        rows.append(("  the generated motion with the true lips part (a lips-only refiner's ceiling): per clip / pooled; "
+                     "paired gain over generated %+.3f ± %.3f" % (r["true_lips_gain_per_clip_video"], r["true_lips_gain_per_clip_video_se"]),
+                     "–", "%.3f / %.3f" % (r["mouth_corr_per_clip_lips_video"], r["mouth_corr_video_true_lips"])))
     if "refine_gain_per_clip_video" in r:
         rows.append(("  LipRefine − generated, rendered vs the true video, paired per clip (± SE, %d clips)"
                      % r["refine_gain_clips"], "–", "%+.3f ± %.3f" % (r["refine_gain_per_clip_video"],
@@ -298,6 +336,8 @@ def main(argv=None) -> None:
                     "the speakers (0 = none)")
     ap.add_argument("--render-size", type=int, default=256, help="side of the rendered frames judged (256 = the "
                     "renderer's native output and the corpus crop)")
+    ap.add_argument("--true-lips", action="store_true", help="also render the generated motion with the clip's true "
+                    "lips part: how far a refiner of the lips alone could go")
     ap.add_argument("--renderer", default=None, help="renderer checkpoint (bundles trained on its motion space)")
     ap.add_argument("--max-clips", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
@@ -306,7 +346,7 @@ def main(argv=None) -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     r = evaluate(a.checkpoint, a.corpus, a.split, a.steps, a.guidance, a.seed, a.strength, a.render, a.render_size,
-                 a.max_clips, a.renderer)
+                 a.max_clips, a.renderer, a.true_lips)
     md = markdown(r)
     print(md)
     if a.out:

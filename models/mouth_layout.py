@@ -165,6 +165,12 @@ class MouthLayout(nn.Module):
         return out, points
 
 
+def inner_opening(points: torch.Tensor) -> torch.Tensor:
+    """lip points [..., 20, 2] in [-1,1] -> vertical inner-lip opening (y66 - y62) [...] as a fraction
+    of the frame's side, the unit of the corpus's landmark mouth opening (motion_data.Clip.mouth)."""
+    return (points[..., OUTER + 6, 1] - points[..., OUTER + 2, 1]) / 2
+
+
 def lip_point_l1(points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """points, target [B,20,2] in [-1,1] -> mean L1 distance per lip point (in [-1,1] units)."""
     return (points - target.to(points.dtype)).abs().sum(-1).mean()

@@ -25,11 +25,13 @@ def write_tiny_scfp(folder: str, name: str = "scfp_tiny_fixture.safetensors") ->
     return name
 
 
-def write_tiny_renderer(folder: str, name: str = "renderer_tiny_fixture.safetensors") -> str:
+def write_tiny_renderer(folder: str, name: str = "renderer_tiny_fixture.safetensors", mouth_interior: bool = False) -> str:
     from see_the_speaker.models.renderer import KIND, Renderer, RendererConfig
 
     torch.manual_seed(0)
-    model = Renderer(RendererConfig())
+    model = Renderer(RendererConfig(mouth_interior=mouth_interior))
+    if mouth_interior:  # the layout starts at the template mouth: give it lips that move with the motion
+        torch.nn.init.normal_(model.mouth_layout.net[-1].weight, std=0.05)
     save_module(os.path.join(folder, name), KIND, model.cfg, model, extra=FIXTURE)
     return name
 

@@ -38,7 +38,7 @@ from ..evaluation.motion_plot import plot_curves, save_png
 from ..models.content_encoder import ContentEncoderConfig
 from ..models.motion_bundle import KIND, MotionBundle, MotionBundleConfig
 from ..models.motion_diffusion import MotionDiffusionConfig
-from ..models.mouth_layout import OUTER
+from ..models.mouth_layout import inner_opening
 from .motion_data import DEFAULT_CACHE, Clip, load_clips, motion_source, motion_stats
 from .runtime import Runtime, RuntimeConfig
 
@@ -65,6 +65,8 @@ class TrainMotionConfig:
     refine_mouth_weight: float = 0.0  # LipRefine: weight of an L1 term on the mouth-opening readout of the lips
     refine_std_weight: float = 1.0  # LipRefine: weight of an L1 term on each window's per-dim std, keeps the amplitude (first recipe: 0)
     refine_layout_weight: float = 0.0  # LipRefine: L1 between the landmark mouth opening and the renderer's mouth-layout opening of the refined lips (needs a renderer motion source with a mouth interior)
+    refine_layout_generated: bool = False  # LipRefine layout term: the other parts of the latent from the diffusion sample (as at inference), not from the true motion
+    init_from: str = ""  # start from this motion bundle's weights, except those of the phases run (e.g. --phases refine retrains LipRefine alone)
     width: int = 128  # motion diffusion transformer width
     depth: int = 4  # motion diffusion transformer depth
     max_clips: int = 0  # 0 = all clips of the split (a slice for quick runs)
@@ -219,8 +221,7 @@ class RefinePhase(nn.Module):
     def layout_opening(self, z: torch.Tensor) -> torch.Tensor:
         """normalised motion [B, L, D] -> the mouth layout's inner-lip opening [B, L] (crop fraction,
         vertical 66 - 62 like Clip.mouth)."""
-        pts = self.layout[0](self.denormalize(z).reshape(-1, z.shape[-1])).view(*z.shape[:2], -1, 2)
-        return (pts[..., OUTER + 6, 1] - pts[..., OUTER + 2, 1]) / 2
+        return inner_opening(self.layout[0](self.denormalize(z).reshape(-1, z.shape[-1]))).view(z.shape[:2])
 
     def forward(self, raw, lips_in, lips_true, z=None, mouth=None, valid=None):
         out = self.refiner(lips_in, raw)
@@ -244,7 +245,7 @@ class RefinePhase(nn.Module):
             spread = F.l1_loss(out.std(1), lips_true.std(1))  # [B, l]
             losses["loss"] = losses["loss"] + self.std_weight * spread
             losses["spread"] = spread
-        if self.layout_weight > 0:  # the opening the renderer will paint, the other parts as in the true motion
+        if self.layout_weight > 0:  # the opening the renderer will paint, the other parts from z (true or generated motion)
             zr = z.clone()
             zr[..., self.lips] = out
             opening = F.l1_loss(self.layout_opening(zr)[valid], mouth[valid])
@@ -277,15 +278,11 @@ def corrupt_lips(y: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def diffusion_lips_samples(bundle: MotionBundle, clips: list[Clip], steps: int = 8, guidance: float = 2.0,
-                           seed: int = 0) -> list[torch.Tensor]:
-    """One generated motion per clip (normalised lips part), via `generate` (streamed windows)."""
-    out = []
-    sl = bundle.part_slice(bundle.cfg.lips_part)
-    for j, c in enumerate(clips):
-        m = bundle.generate(c.raw, c.identity, seed=seed + j, steps=steps, guidance=guidance)
-        out.append(bundle.normalize(m)[:, sl].cpu())
-    return out
+def diffusion_samples(bundle: MotionBundle, clips: list[Clip], steps: int = 8, guidance: float = 2.0,
+                      seed: int = 0) -> list[torch.Tensor]:
+    """One generated motion per clip (normalised, [T, D]), via `generate` (streamed windows)."""
+    return [bundle.normalize(bundle.generate(c.raw, c.identity, seed=seed + j, steps=steps, guidance=guidance)).cpu()
+            for j, c in enumerate(clips)]
 
 
 def fit_mouth_readout(bundle: MotionBundle, clips: list[Clip], lam: float = 1e-2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -342,6 +339,23 @@ def build_bundle(cfg: TrainMotionConfig, source, train: list[Clip]) -> MotionBun
     return bundle
 
 
+PHASE_MODULES = {"sync": ("sync.",), "diffusion": ("content.", "diffusion."), "refine": ("refiner.",)}
+
+
+def init_weights(bundle: MotionBundle, path: str, phases: list[str]) -> None:
+    """Load a motion bundle's tensors into `bundle`, except the modules the given phases train
+    (those keep their fresh initialisation): e.g. LipRefine retrained on an exported diffusion model."""
+    ckpt = load_checkpoint(path, KIND)
+    if ckpt.config.get("source") != bundle.cfg.source:
+        raise SystemExit(f"--init-from {path}: its motion source is {ckpt.config.get('source')!r}, "
+                         f"this run's is {bundle.cfg.source!r}")
+    fresh = tuple(p for ph in phases for p in PHASE_MODULES.get(ph, ()))
+    keep = {k: v for k, v in ckpt.tensors.items() if not k.startswith(fresh)}
+    missing, unexpected = bundle.load_state_dict(keep, strict=False)
+    if unexpected or any(not k.startswith(fresh) for k in missing):
+        raise SystemExit(f"--init-from {path}: does not fit this run's bundle (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
 def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler: WindowSampler, val: list[Clip],
               readout, train: list[Clip], layout: nn.Module | None = None) -> None:
     out_dir = os.path.join(cfg.out, phase)
@@ -361,7 +375,7 @@ def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler:
                              cfg.refine_std_weight, layout, cfg.refine_layout_weight)
         bundle.eval()
         sel = list(range(0, len(train), max(1, len(train) // max(1, cfg.refine_sample_clips))))[:cfg.refine_sample_clips]
-        samples = dict(zip(sel, diffusion_lips_samples(bundle, [train[i] for i in sel], seed=cfg.seed)))  # clip -> take
+        samples = dict(zip(sel, diffusion_samples(bundle, [train[i] for i in sel], seed=cfg.seed)))  # clip -> take
         bundle.train()
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -384,13 +398,16 @@ def run_phase(phase: str, cfg: TrainMotionConfig, bundle: MotionBundle, sampler:
             else:
                 raw, y, idx, st = sampler.lips_batch(cfg.batch, 48)
                 x = corrupt_lips(y, rest)
+                ctx = sampler.lips_context(idx, st, 48) if cfg.refine_layout_weight > 0 else ()  # (z, mouth, valid)
                 use = torch.rand(cfg.batch) < cfg.refine_sample_prob  # real diffusion samples where there is one
                 for j in torch.nonzero(use).flatten().tolist():
                     if int(idx[j]) not in samples:
                         continue
-                    s = samples[int(idx[j])]
-                    x[j] = sampler.crop(s, int(st[j]), 48)[0].to(x)
-                losses = model(raw, x, y, *sampler.lips_context(idx, st, 48)) if cfg.refine_layout_weight > 0 else model(raw, x, y)
+                    s = sampler.crop(samples[int(idx[j])], int(st[j]), 48)[0]  # [48, D]
+                    x[j] = s[:, sampler.lips].to(x)
+                    if ctx and cfg.refine_layout_generated:
+                        ctx[0][j] = s.to(ctx[0])
+                losses = model(raw, x, y, *ctx)
         opt.zero_grad(set_to_none=True)
         rt.backward(losses["loss"])
         rt.optimizer_step(opt, params, max_norm=1.0)
@@ -420,6 +437,8 @@ def train(cfg: TrainMotionConfig) -> str:
     aug = load_clips(corpus, "train", source, ccfg, cfg.cache_dir, augment=True, max_clips=cfg.max_clips) if cfg.augment else None
     val = load_clips(corpus, "val", source, ccfg, cfg.cache_dir)
     bundle = build_bundle(cfg, source, train_clips)
+    if cfg.init_from:
+        init_weights(bundle, cfg.init_from, [p.strip() for p in cfg.phases.split(",") if p.strip()])
     readout = fit_mouth_readout(bundle, train_clips)
     os.makedirs(cfg.out, exist_ok=True)
     with open(os.path.join(cfg.out, "train_config.json"), "w") as f:

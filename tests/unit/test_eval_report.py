@@ -156,3 +156,23 @@ def test_write_table_puts_the_json_beside_the_markdown(tmp_path):
     write_table(path, "| a |", {"k": [1, 2]})
     assert open(path).read() == "| a |\n"
     assert json.load(open(tmp_path / "scfp.eval.json")) == {"k": [1, 2]}
+
+
+def test_eval_motion_drawn_opening_and_true_lips(inputs, private_cache, tmp_path):
+    """With a renderer that paints the mouth interior, eval_motion also reads the opening its mouth
+    layout draws (generated, refined, true motion), and --true-lips renders the generated motion with
+    the true lips part; both reach the table."""
+    root = inputs[0]
+    renderer = write_tiny_renderer(str(tmp_path), "renderer_interior.safetensors", mouth_interior=True)
+    motion = _with_mouth_readout(str(tmp_path), write_tiny_motion(str(tmp_path), renderer))
+    r = eval_motion.evaluate(motion, str(root / "corpus"), "test", steps=2, render=2, render_size=64, max_clips=2,
+                             renderer=str(tmp_path / renderer), true_lips=True, log=lambda *a: None)
+    for k in ("gen", "ref", "truth"):
+        assert -1 <= r[f"mouth_corr_drawn_{k}"] <= 1 and -1 <= r[f"mouth_corr_drawn_per_clip_{k}"] <= 1
+    assert r["mouth_corr_drawn_gen"] != r["mouth_corr_drawn_truth"]  # the layout reads each motion
+    assert "mouth_corr_video_true_lips" in r and "true_lips_gain_clips" in r
+    table = eval_motion.markdown(r)
+    assert "as the renderer's mouth layout draws it" in table and "with the true lips part" in table
+    plain = eval_motion.evaluate(inputs[2], str(root / "corpus"), "test", steps=2, render=0, max_clips=2,
+                                 renderer=inputs[3], log=lambda *a: None)
+    assert "mouth_corr_drawn_gen" not in plain  # a renderer without the interior draws no layout

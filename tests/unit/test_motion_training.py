@@ -127,3 +127,29 @@ def test_refine_layout_term_reads_the_renderers_mouth_layout():
     assert "layout" not in dict(phase.named_modules()) and not any(k.startswith("layout") for k in phase.state_dict())
     with pytest.raises(ValueError, match="mouth interior"):
         RefinePhase(bundle, 0.0, layout_weight=1.0)
+
+
+def test_init_from_keeps_the_retrained_phases_fresh(tmp_path):
+    """--init-from: every tensor of the given bundle is taken except those of the phases this run
+    trains (--phases refine: LipRefine keeps its fresh initialisation); a bundle of another motion
+    source is refused."""
+    from see_the_speaker.checkpoint import save_module
+    from see_the_speaker.training.train_motion import init_weights
+    from test_motion_bundle import small_bundle
+
+    done, fresh = small_bundle(seed=1), small_bundle(seed=2)
+    path = save_module(str(tmp_path / "done.safetensors"), KIND, done.cfg, done)
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    init_weights(fresh, path, ["refine"])
+    got, want = fresh.state_dict(), done.state_dict()
+    for k in got:
+        assert torch.equal(got[k], before[k] if k.startswith("refiner.") else want[k]), k
+    assert not torch.equal(got["refiner.out.1.weight"], want["refiner.out.1.weight"])  # the two bundles do differ there
+    fresh = small_bundle(seed=2)
+    init_weights(fresh, path, ["diffusion", "refine"])  # the content encoder and diffusion model stay fresh as well
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, before[k] if k.startswith(("content.", "diffusion.", "refiner.")) else want[k]), k
+    other = small_bundle(seed=1)
+    other.cfg.source = "renderer:other.safetensors"
+    with pytest.raises(SystemExit, match="motion source"):
+        init_weights(other, path, ["refine"])
