@@ -46,7 +46,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     from see_the_speaker.data.loader import (
-        AudioFrameDataset, ClipDataset, FramePairDataset, LoaderConfig, SpeakerBalancedBatchSampler, make_loader,
+        WORKER_START, AudioFrameDataset, ClipDataset, FramePairDataset, LoaderConfig, SpeakerBalancedBatchSampler,
+        make_loader,
     )
 
     root = os.path.expanduser(args.corpus)
@@ -65,7 +66,8 @@ def main(argv=None) -> int:
                 elif name == "clip":
                     ds = ClipDataset(root, cfg)
                     bs = SpeakerBalancedBatchSampler(ds.item_speakers(), speakers_per_batch=max(2, min(args.batch // 4, len(set(ds.item_speakers().tolist())))), items_per_speaker=4)
-                    loader = torch.utils.data.DataLoader(ds, batch_sampler=bs, num_workers=workers, persistent_workers=workers > 0)
+                    loader = torch.utils.data.DataLoader(ds, batch_sampler=bs, num_workers=workers, persistent_workers=workers > 0,
+                                                         multiprocessing_context=WORKER_START if workers else None)
                 else:
                     print(f"unknown dataset {name}", file=sys.stderr)
                     return 2

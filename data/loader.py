@@ -375,9 +375,18 @@ class SpeakerBalancedBatchSampler(Sampler[list[int]]):
             yield batch
 
 
+# How DataLoader workers start. Forked from a process with other threads (torch's pool, a host's log
+# readers), a worker can inherit a lock another thread held and wait on it forever (seen: a worker
+# of test_dataloader_with_workers asleep on a futex beside a running ComfyUI server); a fork server
+# starts each worker from a clean single-threaded process.
+WORKER_START = "forkserver"
+
+
 def make_loader(dataset: _CorpusDataset, batch_size: int = 32, num_workers: int = 0, shuffle: bool = True, clips_per_block: int = 8, seed: int = 0, **kw) -> torch.utils.data.DataLoader:
     """DataLoader with the clip-grouped sampler (the efficient default for frame datasets)."""
     sampler = ClipGroupedSampler(dataset.item_clips(), clips_per_block=clips_per_block, shuffle=shuffle, seed=seed)
+    if num_workers > 0:
+        kw.setdefault("multiprocessing_context", WORKER_START)
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
         persistent_workers=num_workers > 0, **kw,

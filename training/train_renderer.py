@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoint import check_state_dict, config_from_dict
-from ..data.loader import FramePairDataset, LoaderConfig, make_loader
+from ..data.loader import WORKER_START, FramePairDataset, LoaderConfig, make_loader
 from ..models.motion_warp import warp_image
 from ..models.renderer import Renderer, RendererConfig
 from ..models.render_blocks import to_internal
@@ -271,7 +271,8 @@ def make_data(cfg: TrainConfig, rt: Runtime):
         loader = make_loader(ds, batch_size=cfg.batch, num_workers=cfg.workers, seed=cfg.seed, drop_last=True)
     else:
         loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch, sampler=sampler, num_workers=cfg.workers,
-                                             drop_last=True, persistent_workers=cfg.workers > 0)
+                                             drop_last=True, persistent_workers=cfg.workers > 0,
+                                             multiprocessing_context=WORKER_START if cfg.workers > 0 else None)
     return ds, loader
 
 

@@ -11,7 +11,7 @@ import torch
 from see_the_speaker.data.corpus import ClipData, CorpusSpec, CorpusWriter
 from see_the_speaker.data.loader import (
     AudioFrameDataset, ClipDataset, ClipGroupedSampler, FramePairDataset, LoaderConfig,
-    SpeakerBalancedBatchSampler, make_loader,
+    WORKER_START, SpeakerBalancedBatchSampler, make_loader,
 )
 
 S, T, SPF = 64, 20, 640
@@ -146,5 +146,5 @@ def test_dataloader_with_workers(corpus_root):
     assert n == len(ds)
     clip_ds = ClipDataset(corpus_root, LoaderConfig(split="train"))
     bs = SpeakerBalancedBatchSampler(clip_ds.item_speakers(), speakers_per_batch=2, items_per_speaker=2)
-    batch = next(iter(torch.utils.data.DataLoader(clip_ds, batch_sampler=bs, num_workers=1)))
+    batch = next(iter(torch.utils.data.DataLoader(clip_ds, batch_sampler=bs, num_workers=1, multiprocessing_context=WORKER_START)))
     assert batch["speaker"].shape == (4,) and len(set(batch["speaker"].tolist())) == 2
