@@ -187,10 +187,11 @@ def evaluate(checkpoint: str, corpus_root: str, split: str = "test", steps: int 
         items = []
         for c in picked:
             m, r = motions[c.id]
+            t = None
             if true_lips:
                 t = m.clone()
                 t[:, sl] = c.motion[:, sl]
-            items.append((c, m, r, t if true_lips else None))
+            items.append((c, m, r, t))
         out.update(render_measure(source, corpus, items, render_size, log))
     return out
 

@@ -437,14 +437,15 @@ def train(cfg: TrainMotionConfig) -> str:
     aug = load_clips(corpus, "train", source, ccfg, cfg.cache_dir, augment=True, max_clips=cfg.max_clips) if cfg.augment else None
     val = load_clips(corpus, "val", source, ccfg, cfg.cache_dir)
     bundle = build_bundle(cfg, source, train_clips)
+    phases = [p.strip() for p in cfg.phases.split(",") if p.strip()]
     if cfg.init_from:
-        init_weights(bundle, cfg.init_from, [p.strip() for p in cfg.phases.split(",") if p.strip()])
+        init_weights(bundle, cfg.init_from, phases)
     readout = fit_mouth_readout(bundle, train_clips)
     os.makedirs(cfg.out, exist_ok=True)
     with open(os.path.join(cfg.out, "train_config.json"), "w") as f:
         import json
         json.dump(dataclasses.asdict(cfg), f, indent=1)
-    for phase in [p.strip() for p in cfg.phases.split(",") if p.strip()]:
+    for phase in phases:
         if phase not in PHASES:
             raise SystemExit(f"unknown phase {phase!r}; phases: {PHASES}")
         done = os.path.join(cfg.out, f"{phase}.safetensors")
