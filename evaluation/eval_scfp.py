@@ -125,7 +125,7 @@ def dlib_embedder():
 
 def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int = 4, steps: int | None = None,
              guidance: float | None = None, trials: int = 20, max_speakers: int = 0, pull_power: float | None = None,
-             log=print) -> dict:
+             snr_db: float | None = None, log=print) -> dict:
     from ..checkpoint import load_model
     from ..data.corpus import Corpus
     from ..models.scfp import KIND
@@ -136,7 +136,7 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
     corpus = Corpus(os.path.expanduser(corpus_root))
     embed = dlib_embedder()
     t0 = time.time()
-    h = held_out(model, corpus, splits, max_speakers, embed)
+    h = held_out(model, corpus, splits, max_speakers, embed, snr_db)
     speakers, true, real_other, speech = h["speakers"], h["true"], h["real_other"], h["speech"]
     log(f"eval: {len(speakers)} held-out speakers, true faces in {time.time() - t0:.0f} s")
 
@@ -178,11 +178,13 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
     return {"bundle": os.path.basename(bundle), "speakers": len(speakers), "seeds": seeds,
             "steps": steps or model.cfg.diffusion.default_steps,
             "guidance": model.cfg.diffusion.default_guidance if guidance is None else guidance,
-            "pull_power": model.diffusion.cfg.pull_power, "rows": rows, "extra": ckpt.extra}
+            "pull_power": model.diffusion.cfg.pull_power, "splits": list(splits), "snr_db": snr_db, "rows": rows,
+            "extra": ckpt.extra}
 
 
 def markdown(result: dict) -> str:
-    lines = [f"Held-out speakers: {result['speakers']}, {result['seeds']} seeds each, {result['steps']} DDIM steps, "
+    speech = "clean speech" if result.get("snr_db") is None else f"speech + white noise at {result['snr_db']:g} dB SNR"
+    lines = [f"Held-out speakers: {result['speakers']} ({'+'.join(result.get('splits', []))}), {speech}, {result['seeds']} seeds each, {result['steps']} DDIM steps, "
              f"guidance {result['guidance']}, prior-guidance power {result.get('pull_power', '–')}; dlib 128-d descriptor space (chance top-1 of 10 = 10 %, top-5 = 50 %).", "",
              "| prior | top-1 of 10 | top-5 of 10 | consistency ↓ | vs adaptive (paired, ± SE) | diversity | "
              "Fréchet (dlib) ↓ | dlib detects | mean β |",
@@ -207,6 +209,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the bundle's)")
     p.add_argument("--pull-power", type=float, default=None,
                    help="prior-guidance schedule power p (default: the bundle's; models/diffusion.py)")
+    p.add_argument("--snr", type=float, default=None, help="add white noise to the speech at this SNR (dB)")
     p.add_argument("--trials", type=int, default=20, help="random distractor sets per portrait")
     p.add_argument("--max-speakers", type=int, default=0, help="limit held-out speakers (0 = all)")
     p.add_argument("--threads", type=int, default=0)
@@ -218,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     t0 = time.time()
     result = evaluate(args.bundle, args.corpus, tuple(args.splits.split(",")), args.seeds, args.steps, args.guidance,
-                      args.trials, args.max_speakers, args.pull_power, log=lambda m: print(m, file=sys.stderr))
+                      args.trials, args.max_speakers, args.pull_power, args.snr, log=lambda m: print(m, file=sys.stderr))
     table = markdown(result)
     print(table)
     if args.out:

@@ -60,6 +60,26 @@ def headroom(dist: np.ndarray, names: list[str], fixed: str = "k=1") -> dict:
             "gaps": {k: paired(v) for k, v in gaps.items()}}
 
 
+def consistency(model, h: dict, settings: list, seeds: int, embed, log=None) -> tuple[np.ndarray, list]:
+    """Distance to the true face of `seeds` portraits per held-out speaker and setting -> (dist [S, K, N], SAW β per
+    speaker). h: evaluation/eval_scfp.held_out; a setting is a scale k (β = clip(k·β⁰, 0, 1); 0 = no prior,
+    1 = fixed β⁰) or "adaptive" (SAW's β). Same seeds in every setting."""
+    beta0 = model.prior.beta0.float().cpu()
+    dist = np.zeros((len(h["speakers"]), len(settings), seeds))
+    saw = []
+    for i, cond in enumerate(h["speech"]):
+        for j, k in enumerate(settings):
+            kw = {"prior_mode": "adaptive"} if k == "adaptive" else {"beta": (float(k) * beta0).clamp(0, 1)}
+            imgs, beta = model.sample(cond, n=seeds, seed=0, **kw)
+            if k == "adaptive":
+                saw.append(beta.tolist())
+            for t, im in enumerate((imgs.numpy() * 255).round().astype(np.uint8)):
+                dist[i, j, t] = np.linalg.norm(embed(im)[0] - h["true"][i])
+        if log:
+            log(f"  {h['speakers'][i]}: " + " ".join(f"{k} {dist[i, j].mean():.3f}" for j, k in enumerate(settings)))
+    return dist, saw
+
+
 def measure(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int = 8, scales=(0.0, 0.5, 0.75, 1.0, 1.2, 1.35),
             max_speakers: int = 0, snr_db: float | None = None, log=print) -> dict:
     from ..checkpoint import load_model
@@ -69,22 +89,11 @@ def measure(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int = 
     model, _ = load_model(bundle, expected_kind=KIND)
     embed = dlib_embedder()
     h = held_out(model, Corpus(os.path.expanduser(corpus_root)), splits, max_speakers, embed, snr_db)
-    names = [f"k={k:g}" for k in scales] + ["adaptive"]
-    if "k=1" not in names:
+    if 1.0 not in scales:
         raise ValueError("--scales must include 1 (fixed β⁰)")
+    names = [f"k={k:g}" for k in scales] + ["adaptive"]
+    dist, saw = consistency(model, h, list(scales) + ["adaptive"], seeds, embed, log)
     beta0 = model.prior.beta0.float().cpu()
-    dist = np.zeros((len(h["speakers"]), len(names), seeds))
-    saw = []
-    for i, cond in enumerate(h["speech"]):
-        for j, name in enumerate(names):
-            kw = {"prior_mode": "adaptive"} if name == "adaptive" else \
-                {"beta": (float(name[2:]) * beta0).clamp(0, 1)}
-            imgs, beta = model.sample(cond, n=seeds, seed=0, **kw)
-            if name == "adaptive":
-                saw.append(beta.tolist())
-            for t, im in enumerate((imgs.numpy() * 255).round().astype(np.uint8)):
-                dist[i, j, t] = np.linalg.norm(embed(im)[0] - h["true"][i])
-        log(f"  {h['speakers'][i]}: " + " ".join(f"{m} {dist[i, j].mean():.3f}" for j, m in enumerate(names)))
     out = headroom(dist, names)
     out.update(bundle=os.path.basename(bundle), splits=list(splits), snr_db=snr_db, beta0=beta0.tolist(),
                saw_beta_mean=np.mean(saw, 0).tolist(), saw_beta_std=np.std(saw, 0).tolist())

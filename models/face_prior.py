@@ -2,7 +2,7 @@
 
 μ is the mean portrait latent over the training set (stored in the checkpoint as a buffer, like
 the latent scale). β weighs the prior, from SAW (models/saw.py), a fixed β⁰ (the paper's
-ablation; the training-set mean of the SAW targets) or 0 (no prior). It acts twice:
+ablation; the training-set mean of β*(z) below) or 0 (no prior). It acts twice:
 
 * the diffusion generates the residual r = z − β·μ and sampling returns r̂ + β·μ. On its own
   this cannot change the portraits: with ᾱ_T ≈ 0 the first DDIM state carries no β, and an exact
@@ -12,7 +12,9 @@ ablation; the training-set mean of the SAW targets) or 0 (no prior). It acts twi
   This is what makes the prior matter (weights/scfp_default.md: consistency 0.433 -> 0.392).
 
 `beta_target(z)` is the per-sample, per-channel weight that makes the residual smallest
-(least-squares projection of z on μ, clipped into (0, 1)): the target SAW learns from speech.
+(least-squares projection of z on μ, clipped into (0, 1)): β⁰ is its training mean, and the
+target SAW learns jointly with the denoiser (the bundled SAW is refitted to a calibrated weight,
+models/saw.py).
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """SAW — sample-adaptive weighting of the face prior (See the Speaker, arXiv 2510.26819).
 
 A small MLP on the utterance embedding gives β ∈ (0, 1) per latent channel: how much of the
-statistical face prior μ (models/face_prior.py) this speaker's portrait is expected to carry.
-It is trained to regress the least-squares weight β*(z) of the speaker's true portrait latents
-(FacePrior.beta_target): how typical a face this voice is expected to have. Sampling uses β as
-the prior's weight (the residual offset and the prior-guidance pull, models/face_prior.py).
-Trained jointly with the denoiser it can learn the training voices; training/fit_saw.py refits
-it with the weight decay chosen by cross-validation over speakers.
+statistical face prior μ (models/face_prior.py) this speaker's portrait should carry. Sampling uses
+β as the prior's weight (the residual offset and the prior-guidance pull, models/face_prior.py).
+
+Two targets, two stages. Trained jointly with the denoiser (training/train_scfp.py) it regresses
+β*(z), the least-squares weight of the speaker's true latent on μ: that gives the denoiser a
+spread of voice-dependent β to learn from. The bundled SAW is then refitted
+(training/fit_saw.py) to the weight that sampling actually needs, measured on speakers the
+denoiser never saw: k*(speech quality)·β⁰ (training/saw_calibration.py), so noisy, less
+telling speech leans harder on the prior.
 """
 
 from __future__ import annotations

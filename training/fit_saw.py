@@ -1,32 +1,36 @@
-"""Refit SAW with speaker-held-out model selection (See the Speaker, arXiv 2510.26819, SAW).
+"""Fit SAW to the calibrated prior weight, with speaker-held-out model selection (See the Speaker, arXiv 2510.26819, SAW).
 
     python -m see_the_speaker.training.fit_saw --bundle weights/scfp_default.safetensors \
-        --corpus ~/.cache/see-the-speaker/corpus/standard_v3 --out weights/scfp_default.safetensors
+        --corpus ~/.cache/see-the-speaker/corpus/standard_v3 \
+        --calibration weights/scfp_default.saw_calibration.json --out weights/scfp_default.safetensors
 
-SAW (models/saw.py) maps the utterance embedding to β, regressing β*(z), the least-squares weight
-of the speaker's true portrait latent on the face prior μ (FacePrior.beta_target). Trained jointly
-with the denoiser and without any check on unseen speakers, it can fit the training speakers'
-β* and generalise worse than the constant β⁰ (the default bundle did: weights/scfp_default.md).
+SAW (models/saw.py) maps the utterance embedding to β, the weight of the face prior in sampling.
+Its target is the weight that draws portraits closest to the true face, measured by
+training/saw_calibration.py on speakers the denoiser never saw, as a function of how degraded the
+speech is: k*(SNR)·β⁰. (Trained jointly with the denoiser, SAW regresses β*(z), the least-squares
+weight of the true latent on μ: a property of the face that the voice hardly predicts, under 1 %
+of its variance on unseen speakers; weights/scfp_default.md.)
 
-This command fits SAW again on the bundle's own frozen speech encoder and autoencoder:
+This command fits SAW on the bundle's own frozen speech encoder:
 
-1. targets: β* of every training-split portrait; inputs: the clean utterance embedding of the
-   portrait's clip (what sampling sees);
+1. inputs: the utterance embedding of every training clip, clean and with white noise at
+   `--variants` random SNRs (0–40 dB); targets: clip(k*(SNR)·β⁰) with k* interpolated from the
+   calibration (training/saw_calibration.scale_at);
 2. model selection: for each weight decay of `--weight-decays`, a fresh SAW is trained full-batch
    on 4/5 of the training *speakers* and scored on the held-out fifth (5 folds, grouped by speaker,
-   so a voice is never scored on its own portraits); the score is the fold-summed squared error
+   so a voice is never scored on its own speech); the score is the fold-summed squared error
    relative to predicting the training mean (R²; 0 = no better than a constant β);
 3. the chosen decay (highest held-out R²; ties to the stronger decay) is refitted on all training
    speakers and written into the bundle; everything else is copied unchanged. The bundle's extra
-   metadata records the cross-validation table.
+   metadata records the calibration and the cross-validation table.
 
-Only training speakers are used (val/test stay the evaluation's). Minutes on 2 CPU cores, most
-of it encoding 2,000 utterances and 4,000 portraits.
+A few minutes on 2 CPU cores, most of it encoding 1,600 clips × 3 conditions.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -97,66 +101,58 @@ def choose(r2: dict) -> float:
 
 
 @torch.no_grad()
-def portrait_pairs(model, cache, splits=("train",), log=print) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """-> (utterance of each portrait's clip [P, D], β* of the portrait [P, C], speaker [P]) over `splits`."""
-    from .train_scfp import faces_tensor
+def utterance_targets(model, cache, cal: dict, variants: int = 2, seed: int = 0, log=print):
+    """Every training clip's speech, clean and at `variants` random SNRs (white noise, uniform in 0..CLEAN_DB dB)
+    -> (utterance [N, D], target β [N, C] = clip(k*(SNR)·β⁰), speaker [N], SNR [N] with CLEAN_DB for clean)."""
+    from ..evaluation.eval_scfp import add_noise
+    from .saw_calibration import CLEAN_DB, scale_at
 
-    faces = cache.portraits_of(splits)
-    clips = np.unique(cache.face_clip[faces])
+    rng = np.random.default_rng(seed)
+    clips = cache.clips_of(("train",))
     t0 = time.time()
-    utt = {}
+    utt, snrs = [], []
     for i, c in enumerate(clips):
-        utt[int(c)] = model.encode_speech(torch.from_numpy(cache.clip_audio(int(c))))[0]
+        wave = cache.clip_audio(int(c))
+        for v in range(1 + variants):
+            snr = None if v == 0 else float(rng.uniform(0.0, CLEAN_DB))
+            w = wave if snr is None else add_noise(wave, snr, seed=int(rng.integers(2 ** 31)))
+            utt.append(model.encode_speech(torch.from_numpy(w))[0])
+            snrs.append(CLEAN_DB if snr is None else snr)
         if (i + 1) % 400 == 0:
-            log(f"fit_saw: {i + 1}/{len(clips)} utterances ({time.time() - t0:.0f} s)")
-    targets = []
-    for i in range(0, len(faces), 32):
-        x = faces_tensor(cache, faces[i:i + 32]).to(model.compute_device, model.compute_dtype)
-        z = model.autoencoder.encode(x)[0].float() / model.prior.latent_scale.float()
-        targets.append(model.prior.beta_target(z).cpu())
-    log(f"fit_saw: {len(faces)} portraits of {len(np.unique(cache.face_speaker[faces]))} speakers ({time.time() - t0:.0f} s)")
-    x = torch.stack([utt[int(c)] for c in cache.face_clip[faces]]).float()
-    return x, torch.cat(targets).float(), cache.face_speaker[faces]
+            log(f"fit_saw: {i + 1}/{len(clips)} clips × {1 + variants} conditions ({time.time() - t0:.0f} s)")
+    beta0, p = model.prior.beta0.float().cpu(), model.prior.cfg
+    k = torch.tensor([scale_at(cal, s) for s in snrs])
+    y = (k[:, None] * beta0[None]).clamp(p.beta_min, p.beta_max)
+    groups = np.repeat(cache.clip_speaker[clips], 1 + variants)
+    return torch.stack(utt).float(), y, groups, np.array(snrs)
 
 
 WEIGHT_DECAYS = (0.0, 1.0, 5.0, 10.0, 20.0, 35.0, 50.0, 75.0, 95.0)  # the grid searched (decay × lr < 1)
+SNR_BANDS = ((0.0, 10.0), (10.0, 20.0), (20.0, 40.0))  # dB bands of the report (clean reported apart)
 
 
-def refit(bundle: str, corpus: str, cache_dir: str, out: str, weight_decays=WEIGHT_DECAYS, cfg: FitConfig = FitConfig(),
-          report_splits=(), log=print) -> dict:
+def refit(bundle: str, corpus: str, cache_dir: str, out: str, cal: dict, weight_decays=WEIGHT_DECAYS,
+          cfg: FitConfig = FitConfig(), variants: int = 2, log=print) -> dict:
     from ..checkpoint import load_model, save_module
     from ..models.scfp import KIND
+    from .saw_calibration import CLEAN_DB
     from .scfp_data import build_cache
 
     model, ckpt = load_model(bundle, expected_kind=KIND)
     cache = build_cache(os.path.expanduser(corpus), os.path.expanduser(cache_dir), log=log)
-    x, y, groups = portrait_pairs(model, cache, ("train",), log)
-    saw_of = lambda m, u: m(u.to(model.compute_device, model.compute_dtype)).float().cpu()  # noqa: E731
-    with torch.no_grad():
-        old = saw_of(model.saw, x)
-        held = portrait_pairs(model, cache, report_splits, log) if report_splits else None
-        old_held = saw_of(model.saw, held[0]) if held else None
-    base = float(((y - y.mean(0)) ** 2).sum())
+    x, y, groups, snr = utterance_targets(model, cache, cal, variants, cfg.seed, log)
     r2 = cross_validate(model.cfg.saw, x, y, groups, weight_decays, cfg)
     wd = choose(r2)
     saw = fit(model.cfg.saw, x, y, wd, cfg)
     with torch.no_grad():
         new = saw(x)
     model.saw.load_state_dict(saw.state_dict())
-    if held:  # reported only: the evaluation's speakers never choose anything here
-        xh, yh, _ = held
-        with torch.no_grad():
-            report_held = {"splits": list(report_splits), "portraits": int(len(yh)),
-                           "mse_previous_saw": float(((old_held - yh) ** 2).mean()),
-                           "mse_refit": float(((saw_of(model.saw, xh) - yh) ** 2).mean()),
-                           "mse_constant_training_mean": float(((y.mean(0) - yh) ** 2).mean())}
-    report = {"weight_decay": wd, "cv_r2": r2, "portraits": int(len(y)), "speakers": int(len(np.unique(groups))),
-              "train_r2_previous_saw": 1 - float(((old - y) ** 2).sum()) / base,
-              "train_r2_refit": 1 - float(((new - y) ** 2).sum()) / base,
-              "spread_previous_saw": old.std(0).tolist(), "spread_refit": new.std(0).tolist(),
+    bands = [("clean", snr >= CLEAN_DB)] + [(f"{lo:g}–{hi:g} dB", (snr >= lo) & (snr < hi)) for lo, hi in SNR_BANDS]
+    report = {"weight_decay": wd, "cv_r2": r2, "utterances": int(len(y)), "speakers": int(len(np.unique(groups))),
+              "variants": variants, "calibration": cal,
+              "beta_by_speech": {name: {"target": y[m].mean(0).tolist(), "saw": new[m].mean(0).tolist(),
+                                        "saw_spread": new[m].std(0).tolist()} for name, m in bands if m.any()},
               "fit": {"steps": cfg.steps, "lr": cfg.lr, "folds": cfg.folds, "seed": cfg.seed}}
-    if held:
-        report["held_out"] = report_held
     extra = dict(ckpt.extra)
     extra["saw_refit"] = report
     save_module(out, KIND, model.cfg, model, extra=extra, dtype=torch.float16)
@@ -164,18 +160,14 @@ def refit(bundle: str, corpus: str, cache_dir: str, out: str, weight_decays=WEIG
 
 
 def markdown(r: dict) -> str:
-    f = lambda v: ", ".join(f"{x:.3f}" for x in v)  # noqa: E731
-    lines = [f"SAW refit on {r['portraits']} training portraits of {r['speakers']} speakers; {r['fit']['folds']}-fold "
-             f"cross-validation grouped by speaker ({r['fit']['steps']} full-batch AdamW steps, lr {r['fit']['lr']}).", "",
-             "| weight decay | held-out R² of β* |", "|---:|---:|"]
+    f = lambda v: ", ".join(f"{x:.2f}" for x in v)  # noqa: E731
+    lines = [f"SAW fitted to the calibrated prior weight on {r['utterances']} training utterances of {r['speakers']} "
+             f"speakers (each clip clean and at {r['variants']} random SNRs); {r['fit']['folds']}-fold cross-validation "
+             f"grouped by speaker ({r['fit']['steps']} full-batch AdamW steps, lr {r['fit']['lr']}).", "",
+             "| weight decay | held-out R² of the target β |", "|---:|---:|"]
     lines += [f"| {wd:g}{' (chosen)' if wd == r['weight_decay'] else ''} | {v:+.4f} |" for wd, v in r["cv_r2"].items()]
-    lines += ["", f"Training-speaker R²: previous SAW {r['train_r2_previous_saw']:+.4f}, refit {r['train_r2_refit']:+.4f}; "
-              f"spread of β across portraits (per channel): previous {f(r['spread_previous_saw'])}, refit {f(r['spread_refit'])}."]
-    if "held_out" in r:
-        h = r["held_out"]
-        lines += ["", f"Held-out speakers ({'+'.join(h['splits'])}, {h['portraits']} portraits; reported, not used to choose): "
-                  f"mean squared error of β* — previous SAW {h['mse_previous_saw']:.4f}, refit {h['mse_refit']:.4f}, "
-                  f"constant training mean (= β⁰) {h['mse_constant_training_mean']:.4f}."]
+    lines += ["", "| training speech | target β (per channel) | SAW β | SAW spread |", "|---|---|---|---|"]
+    lines += [f"| {name} | {f(b['target'])} | {f(b['saw'])} | {f(b['saw_spread'])} |" for name, b in r["beta_by_speech"].items()]
     return "\n".join(lines)
 
 
@@ -191,22 +183,23 @@ def main(argv=None) -> int:
     p.add_argument("--bundle", default="weights/scfp_default.safetensors", help="stage-1 bundle to refit")
     p.add_argument("--corpus", default="~/.cache/see-the-speaker/corpus/standard_v3", help="the corpus the bundle was trained on")
     p.add_argument("--cache", default="~/.cache/see-the-speaker/runs/scfp_saw/cache", help="portrait cache folder (built if missing)")
+    p.add_argument("--calibration", required=True, help="the .json of training/saw_calibration.py for this bundle")
     p.add_argument("--out", required=True, help="bundle to write (may be --bundle itself)")
     p.add_argument("--weight-decays", type=float, nargs="+", default=list(WEIGHT_DECAYS))
     p.add_argument("--steps", type=int, default=FitConfig.steps)
-    p.add_argument("--report-splits", default="", help="also report β* errors on these splits, e.g. val (never used to choose)")
+    p.add_argument("--variants", type=int, default=2, help="noisy copies of every training clip (+ the clean one)")
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     t0 = time.time()
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    r = refit(a.bundle, a.corpus, a.cache, a.out, a.weight_decays, FitConfig(steps=a.steps),
-              tuple(x for x in a.report_splits.split(",") if x), log)
+    with open(os.path.expanduser(a.calibration)) as f:
+        cal = json.load(f)
+    r = refit(a.bundle, a.corpus, a.cache, a.out, cal, a.weight_decays, FitConfig(steps=a.steps), a.variants, log)
     print(write_report(a.out, r))
     print(f"({time.time() - t0:.0f} s)", file=sys.stderr)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -16,9 +16,10 @@ grids in samples/; single process or `torchrun --nproc_per_node=N -m ...` DDP):
                 denoiser on r = z − β·μ with β drawn from {SAW(s), β⁰, 0, U(0,1)} and CFG
                 condition dropout; keeps an EMA of the denoiser
 * `export`      the bundle (training/export_scfp.py)
-* `saw`         refits the exported bundle's SAW with speaker-grouped cross-validation on the
-                training speakers (training/fit_saw.py): the jointly trained SAW fits the training
-                voices and can predict β worse than the constant β⁰ on unseen ones
+* `saw`         measures on the val speakers which prior weight draws portraits closest to the
+                true face, for clean and noisy speech (training/saw_calibration.py), and refits
+                the exported bundle's SAW to give that weight from the utterance embedding, with
+                speaker-grouped cross-validation on the training speakers (training/fit_saw.py)
 
 Budgets are in minutes per phase (`--ae-minutes` …); a phase stops at its step count or its
 time budget, whichever comes first, and a rerun resumes where it stopped.
@@ -602,6 +603,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--den-lr", type=float, default=5e-4)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--speech-variants", type=int, default=2, help="augmented speech conditions per clip (+ clean)")
+    p.add_argument("--saw-seeds", type=int, default=4, help="saw phase: portraits per calibration speaker, "
+                   "speech condition and prior scale (training/saw_calibration.py)")
     # export
     p.add_argument("--export", default=os.path.join(PACK_DIR, "weights", "scfp_default.safetensors"),
                    help="bundle path written by the export phase (default: the pack's bundled default)")
@@ -631,7 +634,10 @@ def run(args: argparse.Namespace) -> int:
         elif phase == "saw":
             if int(os.environ.get("RANK", "0")) == 0:
                 from .fit_saw import refit, write_report
-                write_report(args.export, refit(args.export, args.corpus, cache_dir, args.export))
+                from .saw_calibration import calibrate, write_calibration
+                cal = calibrate(args.export, args.corpus, seeds=args.saw_seeds)
+                write_calibration(os.path.splitext(args.export)[0] + ".saw_calibration.md", cal)
+                write_report(args.export, refit(args.export, args.corpus, cache_dir, args.export, cal))
         elif phase != "cache":
             raise SystemExit(f"unknown phase {phase!r}; choose from {PHASES}")
         print(f"[train_scfp] phase {phase} done in {time.time() - t0:.0f} s", flush=True)
