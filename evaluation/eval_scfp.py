@@ -80,18 +80,19 @@ def add_noise(wave: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
     return (wave + noise * np.sqrt(power / 10 ** (snr_db / 10))).astype(np.float32)
 
 
-def held_out(model, corpus, splits, max_speakers: int, embed, snr_db: float | None = None) -> dict:
+def held_out(model, corpus, splits, max_speakers: int, embed, snr_db: float | None = None, min_speakers: int = 10) -> dict:
     """Per held-out speaker: the true face, a real frame of the speech clip and the encoded speech.
 
     -> {"speakers": [S], "true": [S, D], "real_other": [S, D], "speech": [(utterance, tokens)] * S}
-    `embed(img) -> (descriptor, found)`; `snr_db` adds white noise to the speech (degraded input)."""
+    `embed(img) -> (descriptor, found)`; `snr_db` adds white noise to the speech (degraded input); fewer than
+    `min_speakers` speakers (10 by default: top-of-10 retrieval) stop the run."""
     from ..training.scfp_data import neutral_frames
 
     speakers = sorted({r.speaker for r in corpus.clips_in(list(splits))})
     if max_speakers:
         speakers = speakers[:max_speakers]
-    if len(speakers) < 10:
-        raise SystemExit(f"need ≥ 10 held-out speakers for top-of-10 retrieval, found {len(speakers)}")
+    if len(speakers) < min_speakers:
+        raise SystemExit(f"need ≥ {min_speakers} speakers in split(s) {'+'.join(splits)}, found {len(speakers)}")
     true, real_other, speech = [], [], []
     for s in speakers:
         recs = [r for r in corpus.clips_in(list(splits)) if r.speaker == s]

@@ -64,8 +64,8 @@ class ReportConfig:
     steps: int = 20  # Motion Diffusion DDIM steps
     guidance: float = 2.0
     strength: float = 1.0  # LipRefine
-    scfp_seeds: int = 4
-    scfp_speakers: int = 0  # 0 = every held-out speaker (val + test)
+    scfp_seeds: int = 8
+    scfp_speakers: int = 0  # 0 = every test speaker (val calibrates SAW)
     scfp_steps: int | None = None  # None = the bundle's
     render_clips: int = 20  # eval_motion: clips rendered and judged by MediaPipe (spread over the speakers: one each)
     clip: str | None = None  # clip of sections 3-4 (default: the longest of the split; --quick: the shortest)

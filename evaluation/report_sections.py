@@ -44,7 +44,7 @@ def log(msg: str) -> None:
 def section_scfp(cfg: ReportConfig, img_dir: str, md_dir: str, figures: dict) -> str:
     from . import eval_scfp
     from .motion_plot import bar_panel
-    r = eval_scfp.evaluate(cfg.scfp, cfg.stage1_corpus, ("val", "test"), cfg.scfp_seeds, cfg.scfp_steps, None,
+    r = eval_scfp.evaluate(cfg.scfp, cfg.stage1_corpus, ("test",), cfg.scfp_seeds, cfg.scfp_steps, None,
                            max_speakers=cfg.scfp_speakers, log=log)
     figures["scfp"] = {k: v for k, v in r.items() if k != "extra"}
     modes = [("none", "no prior"), ("fixed", "fixed beta"), ("adaptive", "adaptive (SAW)")]
@@ -55,7 +55,8 @@ def section_scfp(cfg: ReportConfig, img_dir: str, md_dir: str, figures: dict) ->
                           bar_panel("diversity", labels, row("diversity")),
                           bar_panel("Frechet, dlib (lower better)", labels, row("fd"))], axis=1)
     return "\n".join(["## 1. Stage 1: prior ablation (speech -> portrait)", "",
-                      "Held-out speakers (val + test); `evaluation/eval_scfp.py`'s evaluation: dlib descriptors of the "
+                      "Held-out test speakers (the val speakers calibrate SAW's prior weight, training/saw_calibration.py); "
+                      "`evaluation/eval_scfp.py`'s evaluation: dlib descriptors of the "
                       "generated portraits vs each speaker's true face.", "", eval_scfp.markdown(r), "",
                       _png(img_dir, "scfp_ablation.png", img, md_dir)])
 

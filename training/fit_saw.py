@@ -101,7 +101,7 @@ def choose(r2: dict) -> float:
 
 
 @torch.no_grad()
-def utterance_targets(model, cache, cal: dict, variants: int = 2, seed: int = 0, log=print):
+def utterance_targets(model, cache, cal: dict, variants: int = 1, seed: int = 0, log=print):
     """Every training clip's speech, clean and at `variants` random SNRs (white noise, uniform in 0..CLEAN_DB dB)
     -> (utterance [N, D], target β [N, C] = clip(k*(SNR)·β⁰), speaker [N], SNR [N] with CLEAN_DB for clean)."""
     from ..evaluation.eval_scfp import add_noise
@@ -132,7 +132,7 @@ SNR_BANDS = ((0.0, 10.0), (10.0, 20.0), (20.0, 40.0))  # dB bands of the report 
 
 
 def refit(bundle: str, corpus: str, cache_dir: str, out: str, cal: dict, weight_decays=WEIGHT_DECAYS,
-          cfg: FitConfig = FitConfig(), variants: int = 2, log=print) -> dict:
+          cfg: FitConfig = FitConfig(), variants: int = 1, log=print) -> dict:
     from ..checkpoint import load_model, save_module
     from ..models.scfp import KIND
     from .saw_calibration import CLEAN_DB
@@ -161,9 +161,10 @@ def refit(bundle: str, corpus: str, cache_dir: str, out: str, cal: dict, weight_
 
 def markdown(r: dict) -> str:
     f = lambda v: ", ".join(f"{x:.2f}" for x in v)  # noqa: E731
+    snrs = f"{r['variants']} random SNR{'s' if r['variants'] > 1 else ''}"
     lines = [f"SAW fitted to the calibrated prior weight on {r['utterances']} training utterances of {r['speakers']} "
-             f"speakers (each clip clean and at {r['variants']} random SNRs); {r['fit']['folds']}-fold cross-validation "
-             f"grouped by speaker ({r['fit']['steps']} full-batch AdamW steps, lr {r['fit']['lr']}).", "",
+             f"speakers (each clip clean and at {snrs}); {r['fit']['folds']}-fold cross-validation grouped by speaker "
+             f"({r['fit']['steps']} full-batch AdamW steps, lr {r['fit']['lr']}).", "",
              "| weight decay | held-out R² of the target β |", "|---:|---:|"]
     lines += [f"| {wd:g}{' (chosen)' if wd == r['weight_decay'] else ''} | {v:+.4f} |" for wd, v in r["cv_r2"].items()]
     lines += ["", "| training speech | target β (per channel) | SAW β | SAW spread |", "|---|---|---|---|"]
@@ -187,7 +188,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="bundle to write (may be --bundle itself)")
     p.add_argument("--weight-decays", type=float, nargs="+", default=list(WEIGHT_DECAYS))
     p.add_argument("--steps", type=int, default=FitConfig.steps)
-    p.add_argument("--variants", type=int, default=2, help="noisy copies of every training clip (+ the clean one)")
+    p.add_argument("--variants", type=int, default=1, help="noisy copies of every training clip (+ the clean one)")
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     if a.threads:

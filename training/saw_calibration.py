@@ -16,8 +16,10 @@ target is measured, not assumed:
   everywhere, and scored by their distance to the true face in dlib's descriptor space (as
   evaluation/eval_scfp.py; like the prior-guidance power and CFG scale, this is a choice made on
   the val speakers);
-* per condition, k*(condition) is the minimum of the mean curve over speakers and seeds (vertex of
-  the parabola through the best grid scale and its neighbours, kept between them).
+* per condition, the minimum of the mean curve over speakers and seeds (vertex of the parabola
+  through the best grid scale and its neighbours, kept between them); then k*(condition) is made
+  monotone (pool-adjacent-violators): noisier speech never gets less prior than cleaner speech.
+  The curves are flat near their minimum, and without this seed noise alone can order them.
 
 `scale_at(cal, snr_db)` interpolates k* between the conditions (clean sits at CLEAN_DB), and
 training/fit_saw.py teaches SAW to give clip(k*·β⁰) from the utterance embedding of speech at
@@ -36,8 +38,8 @@ import torch
 
 from ..evaluation.table_files import write_table
 
-CONDITIONS = (None, 20.0, 10.0, 0.0)  # speech SNR in dB; None = clean
-SCALES = (0.75, 1.0, 1.25, 1.5)  # β = clip(k·β⁰, 0, 1)
+CONDITIONS = (None, 10.0, 0.0)  # speech SNR in dB; None = clean
+SCALES = (0.75, 1.0, 1.3, 1.85)  # β = clip(k·β⁰, 0, 1); with the bundled β⁰, 1.3 fills channels 0–2 and 1.85 all four
 CLEAN_DB = 40.0  # where clean speech sits on the SNR axis of scale_at
 
 
@@ -57,6 +59,23 @@ def condition_db(snr_db: float | None) -> float:
     return CLEAN_DB if snr_db is None else min(float(snr_db), CLEAN_DB)
 
 
+def monotone(k, db) -> list[float]:
+    """k [n] at SNRs db [n] -> the least-squares fit to k that does not rise with the SNR (pool adjacent
+    violators over the conditions sorted from noisiest to cleanest), in the input order."""
+    order = np.argsort(db)
+    blocks = []  # [sum, count], noisiest first; each block's mean must be ≥ the next's
+    for v in np.asarray(k, float)[order]:
+        blocks.append([v, 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] < blocks[-1][0] / blocks[-1][1]:
+            s, n = blocks.pop()
+            blocks[-1][0] += s
+            blocks[-1][1] += n
+    fitted = np.concatenate([[s / n] * n for s, n in blocks])
+    out = np.empty(len(fitted))
+    out[order] = fitted
+    return out.tolist()
+
+
 def scale_at(cal: dict, snr_db: float | None) -> float:
     """k* at an SNR (None = clean), interpolated linearly in dB between the calibrated conditions."""
     db = np.array([condition_db(c) for c in cal["conditions"]])
@@ -64,7 +83,7 @@ def scale_at(cal: dict, snr_db: float | None) -> float:
     return float(np.interp(condition_db(snr_db), db[order], np.asarray(cal["best_scale"], float)[order]))
 
 
-def calibrate(bundle: str, corpus_root: str, splits=("val",), conditions=CONDITIONS, scales=SCALES, seeds: int = 4,
+def calibrate(bundle: str, corpus_root: str, splits=("val",), conditions=CONDITIONS, scales=SCALES, seeds: int = 3,
               log=print) -> dict:
     """-> {"conditions", "scales", "curve" [cond][K], "best_scale" [cond], "speakers", "seeds", "splits", "beta0"}."""
     from ..checkpoint import load_model
@@ -80,14 +99,15 @@ def calibrate(bundle: str, corpus_root: str, splits=("val",), conditions=CONDITI
     curves, speakers = [], 0
     for snr in conditions:
         t0 = time.time()
-        h = held_out(model, corpus, splits, 0, embed, snr)
+        h = held_out(model, corpus, splits, 0, embed, snr, min_speakers=2)
         dist, _ = consistency(model, h, list(scales), seeds, embed)  # [S, K, N]
         curves.append(dist.mean((0, 2)).tolist())
         speakers = len(h["speakers"])
         log(f"saw_calibration: {'clean' if snr is None else f'{snr:g} dB'}: "
             + " ".join(f"k={k:g} {c:.4f}" for k, c in zip(scales, curves[-1])) + f" ({time.time() - t0:.0f} s)")
-    return {"conditions": list(conditions), "scales": list(scales), "curve": curves,
-            "best_scale": [best_scale(scales, c) for c in curves], "speakers": speakers, "seeds": seeds,
+    minima = [best_scale(scales, c) for c in curves]
+    return {"conditions": list(conditions), "scales": list(scales), "curve": curves, "minimum": minima,
+            "best_scale": monotone(minima, [condition_db(c) for c in conditions]), "speakers": speakers, "seeds": seeds,
             "splits": list(splits), "beta0": model.prior.beta0.float().cpu().tolist()}
 
 
@@ -96,10 +116,10 @@ def markdown(cal: dict) -> str:
     lines = [f"Prior-weight calibration on {cal['speakers']} speakers ({'+'.join(cal['splits'])}), {cal['seeds']} seeds "
              f"each; β = clip(k·β⁰, 0, 1), β⁰ = {', '.join(f'{b:.2f}' for b in cal['beta0'])}; mean distance to the "
              "true face in dlib space (↓).", "",
-             "| speech | " + " | ".join(f"k = {k:g}" for k in cal["scales"]) + " | k* |",
-             "|---|" + "---:|" * (len(cal["scales"]) + 1)]
-    for c, curve, k in zip(cal["conditions"], cal["curve"], cal["best_scale"]):
-        lines.append(f"| {name(c)} | " + " | ".join(f"{v:.4f}" for v in curve) + f" | {k:.2f} |")
+             "| speech | " + " | ".join(f"k = {k:g}" for k in cal["scales"]) + " | minimum at | k* (monotone) |",
+             "|---|" + "---:|" * (len(cal["scales"]) + 2)]
+    for c, curve, m, k in zip(cal["conditions"], cal["curve"], cal["minimum"], cal["best_scale"]):
+        lines.append(f"| {name(c)} | " + " | ".join(f"{v:.4f}" for v in curve) + f" | {m:.2f} | {k:.2f} |")
     return "\n".join(lines)
 
 
@@ -115,10 +135,10 @@ def main(argv=None) -> int:
     p.add_argument("--bundle", default="weights/scfp_default.safetensors", help="stage-1 bundle")
     p.add_argument("--corpus", default="~/.cache/see-the-speaker/corpus/standard_v3", help="corpus of the bundle")
     p.add_argument("--splits", default="val", help="calibration speakers (never the evaluation's test split)")
-    p.add_argument("--conditions", nargs="+", default=["clean", "20", "10", "0"],
+    p.add_argument("--conditions", nargs="+", default=["clean" if c is None else f"{c:g}" for c in CONDITIONS],
                    help="speech conditions: clean or an SNR in dB (white noise)")
     p.add_argument("--scales", type=float, nargs="+", default=list(SCALES), help="β = clip(k·β⁰, 0, 1) grid, increasing")
-    p.add_argument("--seeds", type=int, default=4, help="portraits per speaker, condition and scale")
+    p.add_argument("--seeds", type=int, default=3, help="portraits per speaker, condition and scale")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", required=True, help="markdown table (a .json next to it is what fit_saw reads)")
     a = p.parse_args(argv)

@@ -603,7 +603,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--den-lr", type=float, default=5e-4)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--speech-variants", type=int, default=2, help="augmented speech conditions per clip (+ clean)")
-    p.add_argument("--saw-seeds", type=int, default=4, help="saw phase: portraits per calibration speaker, "
+    p.add_argument("--saw-seeds", type=int, default=3, help="saw phase: portraits per calibration speaker, "
                    "speech condition and prior scale (training/saw_calibration.py)")
     # export
     p.add_argument("--export", default=os.path.join(PACK_DIR, "weights", "scfp_default.safetensors"),

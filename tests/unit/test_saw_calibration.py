@@ -6,7 +6,7 @@ import torch
 
 from see_the_speaker.models.scfp import SCFP, tiny_config
 from see_the_speaker.training.fit_saw import utterance_targets
-from see_the_speaker.training.saw_calibration import CLEAN_DB, best_scale, scale_at
+from see_the_speaker.training.saw_calibration import CLEAN_DB, best_scale, monotone, scale_at
 
 SCALES = [0.75, 1.0, 1.25, 1.5]
 
@@ -18,6 +18,13 @@ def test_best_scale_is_the_vertex_of_the_local_parabola():
     assert best_scale(SCALES, [0.40, 0.45, 0.47, 0.50]) == 0.75
     # a lopsided triple keeps the vertex between the neighbours of the best point
     assert 1.0 <= best_scale(SCALES, [0.9, 0.41, 0.40, 0.40001]) <= 1.5
+
+
+def test_monotone_never_gives_noisier_speech_less_prior():
+    assert monotone([1.2, 1.3, 1.5], [40, 10, 0]) == pytest.approx([1.2, 1.3, 1.5])  # already ordered: unchanged
+    assert monotone([1.5, 1.3, 1.2], [40, 10, 0]) == pytest.approx([1 + 1 / 3] * 3)  # reversed: pooled to the mean
+    # a seed-noise dip in the middle is pooled with its cleaner neighbour; input order is kept
+    assert monotone([1.36, 1.5, 1.5, 1.27], [10, 0, 40, 20]) == pytest.approx([1.3767, 1.5, 1.3767, 1.3767], abs=1e-4)
 
 
 def test_scale_at_interpolates_in_db_and_holds_beyond_the_ends():
@@ -65,3 +72,34 @@ def test_utterance_targets_follow_the_calibration():
     assert not torch.allclose(x[0], x[1])  # the noisy copy is heard as different speech
     again = utterance_targets(model, FakeCache(), cal, variants=2, seed=0, log=lambda m: None)
     assert torch.equal(x, again[0]) and np.array_equal(snr, again[3])  # same SNRs and noise for the same seed
+
+
+def test_saw_phase_calibrates_and_refits_the_exported_bundle(tmp_path):
+    """train_scfp's `saw` phase on a tiny corpus and an untrained tiny bundle: the calibration table and the
+    fit table land beside the bundle, SAW's weights change, nothing else does, and the metadata records both."""
+    pytest.importorskip("espeakng_loader")
+    pytest.importorskip("dlib")
+    import dataclasses
+    import json
+    import os
+
+    from tiny_models import write_tiny_scfp
+
+    from see_the_speaker.checkpoint import load_model
+    from see_the_speaker.data.generate import PRESETS, generate
+    from see_the_speaker.training import train_scfp
+
+    generate(dataclasses.replace(PRESETS["tiny"], speakers=8, clips_per_speaker=2, seconds=1.0, crop_size=128,
+                                 val_fraction=0.25, test_fraction=0.125), tmp_path / "corpus", jobs=1)
+    bundle = os.path.join(tmp_path, write_tiny_scfp(str(tmp_path)))
+    before, _ = load_model(bundle, "scfp")
+    assert train_scfp.main(["--corpus", str(tmp_path / "corpus"), "--out", str(tmp_path / "run"), "--phase", "saw",
+                            "--export", bundle, "--saw-seeds", "1", "--threads", "1"]) == 0
+    after, ckpt = load_model(bundle, "scfp")
+    cal = json.load(open(os.path.join(tmp_path, "scfp_tiny_fixture.saw_calibration.json")))
+    assert cal["splits"] == ["val"] and cal["speakers"] == 2 and len(cal["best_scale"]) == len(cal["conditions"])
+    assert os.path.exists(os.path.join(tmp_path, "scfp_tiny_fixture.saw_fit.md"))
+    assert ckpt.extra["saw_refit"]["calibration"]["best_scale"] == cal["best_scale"]
+    a, b = before.state_dict(), after.state_dict()
+    changed = {k for k in a if not torch.equal(a[k].half(), b[k].half())}
+    assert changed and all(k.startswith("saw.") for k in changed)
