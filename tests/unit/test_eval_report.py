@@ -128,7 +128,7 @@ def test_settings_precedence_and_card_recipe():
     p = argparse.ArgumentParser()
     report.add_arguments(p)
     full = report.config_from_args(p.parse_args([]))
-    assert (full.clips, full.scfp_seeds, full.speed_seconds) == (20, 4, (10.0, 60.0))
+    assert (full.clips, full.scfp_seeds, full.speed_seconds) == (20, 8, (10.0, 60.0))
     assert full.scfp_corpus is None and full.stage1_corpus == full.corpus
     own = report.config_from_args(p.parse_args(["--corpus", "c2", "--scfp-corpus", "c3"]))
     assert (own.corpus, own.stage1_corpus) == ("c2", "c3")
