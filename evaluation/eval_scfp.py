@@ -185,8 +185,8 @@ def evaluate(bundle: str, corpus_root: str, splits=("val", "test"), seeds: int =
 
 def markdown(result: dict) -> str:
     speech = "clean speech" if result.get("snr_db") is None else f"speech + white noise at {result['snr_db']:g} dB SNR"
-    lines = [f"Held-out speakers: {result['speakers']} ({'+'.join(result.get('splits', []))}), {speech}, {result['seeds']} seeds each, {result['steps']} DDIM steps, "
-             f"guidance {result['guidance']}, prior-guidance power {result.get('pull_power', '–')}; dlib 128-d descriptor space (chance top-1 of 10 = 10 %, top-5 = 50 %).", "",
+    lines = [f"Held-out speakers: {result['speakers']} ({'+'.join(result.get('splits', []))}), {speech}, "
+             f"{result['seeds']} seeds each, {result['steps']} DDIM steps, guidance {result['guidance']}, prior-guidance power {result.get('pull_power', '–')}; dlib 128-d descriptor space (chance top-1 of 10 = 10 %, top-5 = 50 %).", "",
              "| prior | top-1 of 10 | top-5 of 10 | consistency ↓ | vs adaptive (paired, ± SE) | diversity | "
              "Fréchet (dlib) ↓ | dlib detects | mean β |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

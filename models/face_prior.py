@@ -9,7 +9,7 @@ ablation; the training-set mean of β*(z) below) or 0 (no prior). It acts twice:
   denoiser would return the same z for every β from the same seed;
 * prior guidance (models/diffusion.py): every DDIM step pulls the clean estimate toward μ by
   β·(1 − ᾱ_t)^p, so the prior shapes the coarse face early and the late steps keep the detail.
-  This is what makes the prior matter (weights/scfp_default.md: consistency 0.433 -> 0.392).
+  This is what makes the prior matter (weights/scfp_default.md: consistency 0.422 -> 0.387 on the test speakers).
 
 `beta_target(z)` is the per-sample, per-channel weight that makes the residual smallest
 (least-squares projection of z on μ, clipped into (0, 1)): β⁰ is its training mean, and the
