@@ -76,7 +76,8 @@ def consistency(model, h: dict, settings: list, seeds: int, embed, log=None) -> 
             for t, im in enumerate((imgs.numpy() * 255).round().astype(np.uint8)):
                 dist[i, j, t] = np.linalg.norm(embed(im)[0] - h["true"][i])
         if log:
-            log(f"  {h['speakers'][i]}: " + " ".join(f"{k} {dist[i, j].mean():.3f}" for j, k in enumerate(settings)))
+            log(f"  {h['speakers'][i]}: " + " ".join(f"{k if k == 'adaptive' else f'k={k:g}'} {dist[i, j].mean():.3f}"
+                                                 for j, k in enumerate(settings)))
     return dist, saw
 
 

@@ -51,6 +51,9 @@ class FitConfig:
     seed: int = 0
 
 
+VARIANTS = 1  # noisy copies of every training clip besides the clean one
+
+
 def fit(saw_cfg, x: torch.Tensor, y: torch.Tensor, weight_decay: float, cfg: FitConfig = FitConfig()) -> SAW:
     """x [N, D] utterance embeddings, y [N, C] β* targets -> a SAW trained full-batch (MSE + decoupled decay
     on the weight matrices; the output bias starts at the mean target, so strong decay -> constant mean β)."""
@@ -101,7 +104,7 @@ def choose(r2: dict) -> float:
 
 
 @torch.no_grad()
-def utterance_targets(model, cache, cal: dict, variants: int = 1, seed: int = 0, log=print):
+def utterance_targets(model, cache, cal: dict, variants: int = VARIANTS, seed: int = 0, log=print):
     """Every training clip's speech, clean and at `variants` random SNRs (white noise, uniform in 0..CLEAN_DB dB)
     -> (utterance [N, D], target β [N, C] = clip(k*(SNR)·β⁰), speaker [N], SNR [N] with CLEAN_DB for clean)."""
     from ..evaluation.eval_scfp import add_noise
@@ -132,7 +135,7 @@ SNR_BANDS = ((0.0, 10.0), (10.0, 20.0), (20.0, 40.0))  # dB bands of the report 
 
 
 def refit(bundle: str, corpus: str, cache_dir: str, out: str, cal: dict, weight_decays=WEIGHT_DECAYS,
-          cfg: FitConfig = FitConfig(), variants: int = 1, log=print) -> dict:
+          cfg: FitConfig = FitConfig(), variants: int = VARIANTS, log=print) -> dict:
     from ..checkpoint import load_model, save_module
     from ..models.scfp import KIND
     from .saw_calibration import CLEAN_DB
@@ -188,7 +191,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="bundle to write (may be --bundle itself)")
     p.add_argument("--weight-decays", type=float, nargs="+", default=list(WEIGHT_DECAYS))
     p.add_argument("--steps", type=int, default=FitConfig.steps)
-    p.add_argument("--variants", type=int, default=1, help="noisy copies of every training clip (+ the clean one)")
+    p.add_argument("--variants", type=int, default=VARIANTS, help="noisy copies of every training clip (+ the clean one)")
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     if a.threads:
